@@ -1,0 +1,31 @@
+// Builds what runs outside wrangler, with esbuild (≈100 ms):
+//   dist/countersign.mjs  the client CLI (package.json "bin")
+//   dist/start.mjs        `npm start`
+//   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
+import { build } from "esbuild";
+import { chmodSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const node = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", absWorkingDir: root };
+// Bundled CommonJS (semver) may call require() for Node built-ins: give the ESM bundle one.
+const banner = { js: "#!/usr/bin/env node\nimport { createRequire as __countersignRequire } from 'node:module'; const require = __countersignRequire(import.meta.url);" };
+
+await Promise.all([
+  build({ ...node, entryPoints: ["scripts/cli/main.ts"], outfile: "dist/countersign.mjs", banner }),
+  build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner }),
+  build({
+    entryPoints: ["src/worker/index.ts"],
+    outfile: "dist/worker.mjs",
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "browser"],
+    external: ["cloudflare:*"],
+    logLevel: "warning",
+    absWorkingDir: root,
+  }),
+]);
+chmodSync(join(root, "dist/countersign.mjs"), 0o755);

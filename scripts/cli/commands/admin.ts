@@ -1,0 +1,123 @@
+/**
+ * @module
+ * `admin`: the registry's admin API from the command line. The admin token comes from
+ * COUNTERSIGN_ADMIN_TOKEN (or --admin-token, which is visible to other local users: avoid it on
+ * shared machines).
+ */
+
+import { toBase64 } from "../../../src/core/index.js";
+import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command, type Values } from "../command.js";
+import { usageError } from "../errors.js";
+import { registryBase, requestJson } from "../http.js";
+import { readKeyFile } from "../keyfile.js";
+
+const USAGE = `countersign admin <command> --registry URL   (admin token: $COUNTERSIGN_ADMIN_TOKEN)
+  namespace add <namespace>              create a namespace (@scope, or an unscoped package name)
+  namespace list
+  key add <namespace> --public-key B64   enrol a publisher key (or --key-file FILE) [--label TEXT]
+  key list <namespace>
+  key revoke <namespace> <keyid>
+  token create --scope publish --namespace <ns> [--namespace <ns>...] [--label TEXT]
+  token create --scope read [--label TEXT]
+  token list
+  token revoke <token-id>`;
+
+interface Api {
+  get<T>(path: string): Promise<T>;
+  send<T>(method: string, path: string, body?: unknown): Promise<T>;
+}
+
+function api(values: Values): Api {
+  const base = `${registryBase(str(values, "registry") ?? process.env.COUNTERSIGN_REGISTRY)}/-/countersign/v1/admin`;
+  const token = str(values, "admin-token") ?? process.env.COUNTERSIGN_ADMIN_TOKEN;
+  if (!token) throw usageError("no admin token: set COUNTERSIGN_ADMIN_TOKEN (npm start prints the local one)");
+  return {
+    get: (path) => requestJson(`${base}${path}`, { token }),
+    send: (method, path, body) =>
+      requestJson(`${base}${path}`, { method, token, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }) }),
+  };
+}
+
+const ns = (namespace: string | undefined) => {
+  if (!namespace) throw usageError(`a namespace is required\n${USAGE}`);
+  return encodeURIComponent(namespace);
+};
+
+async function publicKeyArg(values: Values): Promise<string> {
+  const given = str(values, "public-key");
+  const file = str(values, "key-file");
+  if (given && file) throw usageError("pass --public-key or --key-file, not both");
+  if (given) return given;
+  if (file) return toBase64((await readKeyFile(file)).publicKey);
+  throw usageError("--public-key B64 (or --key-file FILE) is required");
+}
+
+export const admin: Command = {
+  name: "admin",
+  summary: "manage namespaces, publisher keys and tokens (admin token required)",
+  usage: USAGE,
+  options: {
+    ...REGISTRY_OPTION,
+    "admin-token": { type: "string" },
+    "public-key": { type: "string" },
+    "key-file": { type: "string" },
+    label: { type: "string" },
+    scope: { type: "string" },
+    namespace: { type: "string", multiple: true },
+    ...JSON_OPTION,
+  },
+  async run(values, positionals) {
+    const [group, action, ...rest] = positionals;
+    const label = str(values, "label");
+    switch (`${group} ${action}`) {
+      case "namespace add": {
+        const result = await api(values).send<{ namespace: string }>("POST", "/namespaces", { namespace: rest[0] ?? "" });
+        emit(values, `namespace ${result.namespace} created`, result);
+        return 0;
+      }
+      case "namespace list": {
+        const { namespaces } = await api(values).get<{ namespaces: { namespace: string; activeKeys: number; createdAt: string }[] }>("/namespaces");
+        emit(values, namespaces.length ? namespaces.map((n) => `${n.namespace}\t${n.activeKeys} active key(s)\tcreated ${n.createdAt}`) : "no namespaces", { namespaces });
+        return 0;
+      }
+      case "key add": {
+        const body = { publicKey: await publicKeyArg(values), ...(label ? { label } : {}) };
+        const result = await api(values).send<{ namespace: string; keyid: string }>("POST", `/namespaces/${ns(rest[0])}/keys`, body);
+        emit(values, `enrolled ${result.keyid} in ${result.namespace}`, result);
+        return 0;
+      }
+      case "key list": {
+        const result = await api(values).get<{ namespace: string; keys: { keyid: string; label: string; createdAt: string; revokedAt: string | null }[] }>(`/namespaces/${ns(rest[0])}/keys`);
+        emit(values, result.keys.length ? result.keys.map((k) => `${k.keyid}\t${k.revokedAt ? `revoked ${k.revokedAt}` : "active"}\t${k.label}`) : `no keys in ${result.namespace}`, result);
+        return 0;
+      }
+      case "key revoke": {
+        if (!rest[1]) throw usageError(`key revoke needs <namespace> <keyid>\n${USAGE}`);
+        const result = await api(values).send<{ namespace: string; keyid: string }>("DELETE", `/namespaces/${ns(rest[0])}/keys/${encodeURIComponent(rest[1])}`);
+        emit(values, `revoked ${result.keyid} in ${result.namespace}`, result);
+        return 0;
+      }
+      case "token create": {
+        const scope = str(values, "scope");
+        if (scope !== "read" && scope !== "publish") throw usageError("--scope must be read or publish");
+        const namespaces = (values.namespace as string[] | undefined) ?? [];
+        const result = await api(values).send<{ id: string; token: string }>("POST", "/tokens", { scope, ...(namespaces.length ? { namespaces } : {}), ...(label ? { label } : {}) });
+        emit(values, [`token ${result.id} (${scope}${namespaces.length ? ` in ${namespaces.join(", ")}` : ""}):`, result.token, "store it now: it is not shown again"], result);
+        return 0;
+      }
+      case "token list": {
+        const { tokens } = await api(values).get<{ tokens: { id: string; scope: string; namespaces: string[]; label: string; revokedAt: string | null }[] }>("/tokens");
+        emit(values, tokens.length ? tokens.map((t) => `${t.id}\t${t.scope}\t${t.namespaces.join(",") || "-"}\t${t.revokedAt ? "revoked" : "active"}\t${t.label}`) : "no tokens", { tokens });
+        return 0;
+      }
+      case "token revoke": {
+        if (!rest[0]) throw usageError(`token revoke needs <token-id>\n${USAGE}`);
+        const result = await api(values).send<{ id: string }>("DELETE", `/tokens/${encodeURIComponent(rest[0])}`);
+        emit(values, `revoked token ${result.id}`, result);
+        return 0;
+      }
+      default:
+        throw usageError(USAGE);
+    }
+  },
+};

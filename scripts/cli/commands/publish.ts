@@ -1,0 +1,108 @@
+/**
+ * @module
+ * `publish`: sign an artifact with the publisher key and upload it; the registry verifies,
+ * countersigns and answers with the provenance bundle, which is checked before reporting success.
+ */
+
+import { createReadStream, writeFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import { createTarPacker } from "modern-tar";
+import {
+  ARTIFACT_MEMBER,
+  createSigner,
+  describeFailure,
+  signPublishStatement,
+  STATEMENT_MEMBER,
+  uploadLength,
+  UPLOAD_MEDIA_TYPE,
+  utf8,
+  verifyBundle,
+  type Bundle,
+} from "../../../src/core/index.js";
+import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command } from "../command.js";
+import { CliError, EXIT, usageError } from "../errors.js";
+import { resolveArtifact, hashFile } from "../files.js";
+import { encodeName, registryBase, requestJson } from "../http.js";
+import { readKeyFile } from "../keyfile.js";
+
+interface PublishResponse {
+  name: string;
+  version: string;
+  sequence: number;
+  integrity: string;
+  bundle: Bundle;
+}
+
+/** The upload body (core/upload.ts), streamed: the artifact is never held in memory. */
+function uploadBody(statement: Uint8Array, file: string, size: number): ReadableStream<Uint8Array> {
+  const { readable, controller } = createTarPacker();
+  const epoch = new Date(0);
+  void (async () => {
+    const writer = controller.add({ name: STATEMENT_MEMBER, size: statement.length, mode: 0o644, mtime: epoch }).getWriter();
+    await writer.write(statement);
+    await writer.close();
+    const artifact = controller.add({ name: ARTIFACT_MEMBER, size, mode: 0o644, mtime: epoch });
+    await (Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>).pipeTo(artifact);
+    controller.finalize();
+  })().catch((err) => controller.error(err));
+  return readable;
+}
+
+export const publish: Command = {
+  name: "publish",
+  summary: "sign an artifact (a file, an npm tarball, or a package directory) and publish it",
+  usage: "countersign publish <file|dir> --registry URL [--key FILE] [--name N --version V] [--tag TAG] [--fingerprint SHA256:...] [--bundle-out FILE] [--json]\n  token: $COUNTERSIGN_TOKEN (or --token)",
+  options: {
+    ...REGISTRY_OPTION,
+    key: { type: "string", short: "k" },
+    token: { type: "string" },
+    name: { type: "string" },
+    version: { type: "string" },
+    tag: { type: "string" },
+    fingerprint: { type: "string" },
+    "bundle-out": { type: "string" },
+    ...JSON_OPTION,
+  },
+  async run(values, positionals) {
+    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    const registry = registryBase(str(values, "registry") ?? process.env.COUNTERSIGN_REGISTRY);
+    const token = str(values, "token") ?? process.env.COUNTERSIGN_TOKEN;
+    if (!token) throw usageError("no publish token: set COUNTERSIGN_TOKEN (or pass --token)");
+    const pair = await readKeyFile(str(values, "key"));
+    const { file, name, version } = await resolveArtifact(positionals[0]!, str(values, "name"), str(values, "version"));
+    const digests = await hashFile(file);
+    const envelope = await signPublishStatement({ name, version, digests, size: digests.size, publisher: await createSigner(pair) });
+    const statement = utf8(JSON.stringify(envelope));
+
+    const tag = str(values, "tag");
+    const url = `${registry}/-/countersign/v1/packages/${encodeName(name)}/${encodeURIComponent(version)}${tag ? `?tag=${encodeURIComponent(tag)}` : ""}`;
+    const response = await requestJson<PublishResponse>(url, {
+      method: "PUT",
+      token,
+      headers: { "content-type": UPLOAD_MEDIA_TYPE, "content-length": String(uploadLength(statement.length, digests.size)) },
+      body: uploadBody(statement, file, digests.size),
+    });
+
+    // Check what came back: our statement, countersigned for this name, version and these bytes.
+    const counterKeyid = response.bundle?.countersignature?.signatures?.[0]?.keyid;
+    const pinned = str(values, "fingerprint");
+    const check = await verifyBundle({ name, version, artifact: digests, bundle: response.bundle, pinned: [pinned ?? String(counterKeyid)] });
+    if (!check.ok) throw new CliError(`published, but the registry's answer does not verify: ${describeFailure(check.error)}`, EXIT.rejected, check.error);
+    if (JSON.stringify(response.bundle.publisher) !== JSON.stringify(envelope)) throw new CliError("published, but the registry returned a different publisher statement", EXIT.rejected);
+    const bundleOut = str(values, "bundle-out");
+    if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(response.bundle, null, 2)}\n`);
+
+    const v = check.value;
+    emit(
+      values,
+      [
+        `published ${name}@${version} (${digests.size} bytes, sequence ${v.sequence})`,
+        `integrity:        ${response.integrity}`,
+        `publisher key:    ${v.publisher.keyid}`,
+        `countersigned by: ${v.registry.keyid} (${v.registry.origin})${pinned ? " — matches --fingerprint" : ""}`,
+      ],
+      { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, bundle: response.bundle },
+    );
+    return 0;
+  },
+};

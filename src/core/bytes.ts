@@ -1,0 +1,90 @@
+/**
+ * @module
+ * Byte helpers shared by every format: UTF-8, strict base64 and hex, comparison.
+ *
+ * Only Web-standard globals are used (`TextEncoder`, `atob`, `btoa`), so the same code runs in
+ * workerd, Node and browsers. Decoders are strict: a string that does not round-trip to the same
+ * text is rejected, so one byte sequence has exactly one accepted encoding.
+ */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function utf8(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
+/** Decodes UTF-8, throwing `TypeError` on invalid sequences instead of inserting U+FFFD. */
+export function fromUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  // Chunked so large inputs do not overflow the argument limit of String.fromCharCode.
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Standard padded base64 (RFC 4648 §4). Returns `undefined` for anything non-canonical. */
+export function fromBase64(text: string): Uint8Array | undefined {
+  if (typeof text !== "string" || !BASE64.test(text)) return undefined;
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  // Unused trailing bits must be zero: "QQ==" and "QR==" must not both decode to "A".
+  return toBase64(bytes) === text ? bytes : undefined;
+}
+
+/** Unpadded base64, as OpenSSH prints fingerprints. */
+export function toBase64NoPad(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/=+$/, "");
+}
+
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64NoPad(bytes).replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+const HEX = /^(?:[0-9a-f]{2})*$/;
+
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const byte of bytes) out += byte.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Lowercase hex only; returns `undefined` otherwise. */
+export function fromHex(text: string): Uint8Array | undefined {
+  if (typeof text !== "string" || !HEX.test(text)) return undefined;
+  const bytes = new Uint8Array(text.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** Not constant-time: for public values only (digests, fingerprints). */
+export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function randomBytes(length: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(length));
+}
+
+/** Typing shim: DOM's WebCrypto types want ArrayBuffer-backed views; ours always are. */
+export const bufferSource = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;

@@ -1,0 +1,86 @@
+/**
+ * @module
+ * The registry identity document, served at `/.well-known/countersign.json`.
+ *
+ * A DSSE envelope (payload type `application/vnd.countersign.identity.v1+json`) signed by the
+ * registry's own key, whose payload names the registry, its origin, its keys (a list, so that
+ * rotation can add keys without changing the format) and the namespaces it is authoritative for.
+ * A client holding only a pinned fingerprint can check it: find the key with that fingerprint in
+ * the list, check the fingerprint, verify the signature. A client holding nothing learns a
+ * fingerprint to show a human, never one to trust silently.
+ */
+
+import { fromUtf8, toBase64, utf8 } from "./bytes.js";
+import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
+import { fingerprint, isFingerprint, parsePublicKey } from "./keys.js";
+import { fail, ok, type Result } from "./result.js";
+import * as z from "zod/mini";
+import { parseWith } from "./schema.js";
+import type { Signer } from "./signature.js";
+
+export const IDENTITY_PAYLOAD_TYPE = "application/vnd.countersign.identity.v1+json";
+export const IDENTITY_TYPE = "https://countersign.dev/identity/v1";
+export const WELL_KNOWN_PATH = "/.well-known/countersign.json";
+
+const IdentityKey = z.strictObject({
+  keyid: z.string().check(z.refine(isFingerprint, "expected a SHA256: fingerprint")),
+  algorithm: z.literal("ed25519"),
+  publicKey: z.string(),
+  status: z.enum(["active"]),
+});
+
+const IdentitySchema = z.strictObject({
+  type: z.literal(IDENTITY_TYPE),
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
+  origin: z.string(),
+  keys: z.array(IdentityKey).check(z.minLength(1), z.maxLength(16)),
+  namespaces: z.array(z.string()).check(z.maxLength(100_000)),
+  issuedAt: z.iso.datetime({ offset: false, precision: 3 }),
+});
+
+export type IdentityDocument = z.infer<typeof IdentitySchema>;
+
+export async function signIdentity(input: { name: string; origin: string; namespaces: string[]; issuedAt?: Date }, signer: Signer): Promise<Envelope> {
+  const doc: IdentityDocument = {
+    type: IDENTITY_TYPE,
+    name: input.name,
+    origin: input.origin,
+    keys: [{ keyid: signer.keyid, algorithm: "ed25519", publicKey: toBase64(signer.publicKey), status: "active" }],
+    namespaces: input.namespaces,
+    issuedAt: (input.issuedAt ?? new Date()).toISOString(),
+  };
+  return signEnvelope(IDENTITY_PAYLOAD_TYPE, utf8(JSON.stringify(doc)), signer);
+}
+
+export interface OpenedIdentity {
+  document: IdentityDocument;
+  /** Fingerprint of the key whose signature verified. */
+  keyid: string;
+}
+
+/**
+ * Verifies a served identity document. With `pinned`, the signing key must also be one of the
+ * pinned fingerprints; without it, the caller must show the fingerprint to a human.
+ */
+export async function openIdentity(value: unknown, pinned?: readonly string[]): Promise<Result<OpenedIdentity>> {
+  const env = openEnvelope(value);
+  if ("problem" in env) return fail(`identity document: ${env.problem}`);
+  if (env.payloadType !== IDENTITY_PAYLOAD_TYPE) return fail("identity document: wrong payload type");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fromUtf8(env.payload));
+  } catch {
+    return fail("identity document: payload is not UTF-8 JSON");
+  }
+  const result = parseWith(IdentitySchema, parsed, "document");
+  if (!result.ok) return fail(`identity document: ${result.error}`);
+  const document = result.value;
+  const key = document.keys.find((k) => k.keyid === env.keyid);
+  if (!key) return fail("identity document: signed by a key it does not list");
+  const publicKey = parsePublicKey(key.publicKey);
+  if ("problem" in publicKey) return fail(`identity document: key ${key.keyid} is not an acceptable Ed25519 key`);
+  if ((await fingerprint(publicKey.key)) !== key.keyid) return fail(`identity document: key ${key.keyid} does not match its fingerprint`);
+  if (pinned && !pinned.includes(key.keyid)) return fail(`identity document is signed by ${key.keyid}, expected ${pinned.join(" or ")}`);
+  if (!(await verifyEnvelope(env, publicKey.key))) return fail(`identity document: signature by ${key.keyid} does not verify`);
+  return ok({ document, keyid: key.keyid });
+}

@@ -1,0 +1,18 @@
+/**
+ * @module
+ * countersign's protocol core: one implementation of "what is signed" and "what verifies",
+ * shared by the Worker and the client. Runtime-agnostic: Web standards only.
+ */
+
+export * from "./bytes.js";
+export * from "./digest.js";
+export * from "./dsse.js";
+export * from "./identity.js";
+export * from "./keys.js";
+export * from "./names.js";
+export * from "./result.js";
+export * from "./schema.js";
+export * from "./signature.js";
+export * from "./statement.js";
+export * from "./upload.js";
+export * from "./verify.js";

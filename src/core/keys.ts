@@ -1,0 +1,110 @@
+/**
+ * @module
+ * Ed25519 keys and their fingerprints.
+ *
+ * Fingerprint format (docs/PROTOCOL.md §2):
+ *
+ *     fingerprint = "SHA256:" base64-nopad( SHA-256( string("ssh-ed25519") || string(publicKey) ) )
+ *
+ * where `string(x)` is a 4-byte big-endian length followed by the bytes of x (RFC 4251 §5). This
+ * is exactly what `ssh-keygen -l -E sha256` prints for the same key written as an OpenSSH public
+ * key line, and the `keyid` convention npm uses for its registry keys, so a fingerprint can be
+ * checked out of band with standard tools. The key type is bound inside the hashed blob. It is
+ * always 50 characters and is never truncated in pins; `shortFingerprint` is for display only.
+ *
+ * Public keys are accepted only if they are canonical encodings of points that are not of small
+ * order and have no torsion component: honest keys (A = aB) always satisfy this, and rejecting the
+ * rest makes the native WebCrypto verifier and the strict noble verifier agree (see signature.ts).
+ */
+
+import * as ed from "@noble/ed25519";
+import { concatBytes, fromBase64, randomBytes, toBase64, toBase64NoPad, utf8 } from "./bytes.js";
+import { sha256 } from "./digest.js";
+
+export const SEED_LENGTH = 32;
+export const PUBLIC_KEY_LENGTH = 32;
+export const SIGNATURE_LENGTH = 64;
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+export type KeyProblem = "length" | "encoding" | "small-order" | "torsion";
+
+/**
+ * Checks that `publicKey` is acceptable under the strict rules above. Returns the problem, or
+ * `undefined` when the key is fine.
+ */
+export function checkPublicKey(publicKey: Uint8Array): KeyProblem | undefined {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) return "length";
+  let point: ed.Point;
+  try {
+    // Strict RFC 8032 decoding: y < p, and x = 0 only with the sign bit clear.
+    point = ed.Point.fromBytes(publicKey, false);
+  } catch {
+    return "encoding";
+  }
+  if (point.isSmallOrder()) return "small-order";
+  if (!point.isTorsionFree()) return "torsion";
+  return undefined;
+}
+
+/** OpenSSH wire encoding of an Ed25519 public key (RFC 8709 §4). */
+export function sshPublicKeyBlob(publicKey: Uint8Array): Uint8Array {
+  const type = utf8("ssh-ed25519");
+  return concatBytes(u32(type.length), type, u32(publicKey.length), publicKey);
+}
+
+/** The OpenSSH public key line, for checking a fingerprint with `ssh-keygen -lf`. */
+export function sshPublicKeyLine(publicKey: Uint8Array, comment = ""): string {
+  return `ssh-ed25519 ${toBase64(sshPublicKeyBlob(publicKey))}${comment ? ` ${comment}` : ""}`;
+}
+
+export async function fingerprint(publicKey: Uint8Array): Promise<string> {
+  if (publicKey.length !== PUBLIC_KEY_LENGTH) throw new RangeError(`"publicKey" expected 32 bytes, got ${publicKey.length}`);
+  return `SHA256:${toBase64NoPad(await sha256(sshPublicKeyBlob(publicKey)))}`;
+}
+
+export function isFingerprint(text: unknown): text is string {
+  return typeof text === "string" && FINGERPRINT.test(text);
+}
+
+/** First 16 characters after the prefix: for human eyes, never for pins. */
+export function shortFingerprint(fp: string): string {
+  return fp.slice(0, 7 + 16);
+}
+
+export interface KeyPair {
+  /** The 32-byte RFC 8032 private key (seed). Secret. */
+  readonly seed: Uint8Array;
+  readonly publicKey: Uint8Array;
+  readonly keyid: string;
+}
+
+export async function keyPairFromSeed(seed: Uint8Array): Promise<KeyPair> {
+  if (!(seed instanceof Uint8Array) || seed.length !== SEED_LENGTH) throw new RangeError(`"seed" expected 32 bytes`);
+  const publicKey = await ed.getPublicKeyAsync(seed);
+  return { seed, publicKey, keyid: await fingerprint(publicKey) };
+}
+
+/** A fresh key pair from `crypto.getRandomValues`, the only randomness source used. */
+export function generateKeyPair(): Promise<KeyPair> {
+  return keyPairFromSeed(randomBytes(SEED_LENGTH));
+}
+
+/** Parses a base64 public key and applies `checkPublicKey`; returns the key or the problem. */
+export function parsePublicKey(text: unknown): { key: Uint8Array } | { problem: KeyProblem } {
+  const key = typeof text === "string" ? fromBase64(text) : undefined;
+  if (!key) return { problem: "encoding" };
+  const problem = checkPublicKey(key);
+  return problem ? { problem } : { key };
+}
+
+export const KEY_PROBLEM_TEXT: Record<KeyProblem, string> = {
+  length: "an Ed25519 public key is 32 bytes",
+  encoding: "not a canonical base64 Ed25519 point encoding",
+  "small-order": "the point has small order (a weak key that verifies forged signatures)",
+  torsion: "the point has a torsion component (not a key any honest signer produces)",
+};
+
+function u32(n: number): Uint8Array {
+  return new Uint8Array([n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff]);
+}

@@ -1,0 +1,78 @@
+/**
+ * @module
+ * Package names, namespaces and versions.
+ *
+ * Names follow npm's rules for new packages (validate-npm-package-name), made stricter so that a
+ * name is always a safe URL path and storage key:
+ *
+ * - at most 214 characters, all lowercase ASCII;
+ * - `name` or `@scope/name`, each part made of `a-z 0-9 - . _` and starting with a letter or
+ *   digit (npm forbids a leading `.` or `_`; we also forbid a leading `-`, which would collide
+ *   with the registry's `/-/` routes);
+ * - not `node_modules` or `favicon.ico`.
+ *
+ * A **namespace** is what a registry is authoritative for and what consumers pin: the scope
+ * (`@acme`) for scoped names, and the package name itself for an unscoped name (so an internal
+ * unscoped package such as `acme-billing` can be pinned one name at a time).
+ *
+ * Versions are strict SemVer 2.0 without build metadata, in their canonical form.
+ */
+
+import semverValid from "semver/functions/valid.js";
+
+export const MAX_NAME_LENGTH = 214;
+export const MAX_VERSION_LENGTH = 256;
+
+const PART = "[a-z0-9][a-z0-9._-]*";
+const NAME = new RegExp(`^(?:@(${PART})/)?(${PART})$`);
+const SCOPE = new RegExp(`^@${PART}$`);
+const RESERVED = new Set(["node_modules", "favicon.ico"]);
+
+export type NameCheck = { ok: true; name: string; namespace: string; scope?: string } | { ok: false; reason: string };
+
+export function checkPackageName(name: unknown): NameCheck {
+  if (typeof name !== "string" || name.length === 0) return { ok: false, reason: "package name is empty" };
+  if (name.length > MAX_NAME_LENGTH) return { ok: false, reason: `package name is longer than ${MAX_NAME_LENGTH} characters` };
+  if (/[^\x21-\x7e]/.test(name)) return { ok: false, reason: "package name may contain only printable ASCII (no spaces, control or non-ASCII characters)" };
+  if (name !== name.toLowerCase()) return { ok: false, reason: "package name must be lowercase" };
+  const match = NAME.exec(name);
+  if (!match) return { ok: false, reason: "package name must be `name` or `@scope/name`, each part made of a-z 0-9 - . _ and starting with a letter or digit" };
+  const [, scope, base] = match as unknown as [string, string | undefined, string];
+  if (RESERVED.has(base)) return { ok: false, reason: `package name "${base}" is reserved` };
+  return scope ? { ok: true, name, namespace: `@${scope}`, scope: `@${scope}` } : { ok: true, name, namespace: name };
+}
+
+/** The namespace a (valid) package name belongs to. */
+export function namespaceOf(name: string): string {
+  const slash = name.indexOf("/");
+  return name.startsWith("@") && slash > 0 ? name.slice(0, slash) : name;
+}
+
+/** A namespace is a scope (`@acme`) or a valid unscoped package name. */
+export function checkNamespace(namespace: unknown): { ok: true } | { ok: false; reason: string } {
+  if (typeof namespace === "string" && namespace.startsWith("@")) {
+    return SCOPE.test(namespace) && namespace.length <= MAX_NAME_LENGTH
+      ? { ok: true }
+      : { ok: false, reason: "a scope namespace is `@` followed by a-z 0-9 - . _, starting with a letter or digit" };
+  }
+  const check = checkPackageName(namespace);
+  return check.ok ? { ok: true } : { ok: false, reason: `not a scope or an unscoped package name: ${check.reason}` };
+}
+
+export function checkVersion(version: unknown): { ok: true } | { ok: false; reason: string } {
+  if (typeof version !== "string" || version.length === 0) return { ok: false, reason: "version is empty" };
+  if (version.length > MAX_VERSION_LENGTH) return { ok: false, reason: `version is longer than ${MAX_VERSION_LENGTH} characters` };
+  if (semverValid(version) !== version) return { ok: false, reason: `"${printable(version)}" is not a canonical semver version (like 1.2.3 or 1.2.3-beta.1, no "v" prefix or build metadata)` };
+  return { ok: true };
+}
+
+/** Package URL (purl) of an npm package version: the subject name in every statement. */
+export function purl(name: string, version: string): string {
+  return `pkg:npm/${name.replace(/^@/, "%40")}@${version}`;
+}
+
+/** Makes attacker-supplied text safe to echo in a one-line error message. */
+export function printable(text: string, max = 80): string {
+  const clean = text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}

@@ -1,0 +1,37 @@
+/**
+ * @module
+ * Schema validation with zod/mini (tree-shakeable: ~25 KB in the Worker instead of ~450 KB for
+ * classic zod), and one formatter that turns the first issue into a precise one-line reason.
+ */
+
+import type * as z from "zod/mini";
+import { fail, ok, type Result } from "./result.js";
+
+export function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, what = "value"): Result<T> {
+  const result = schema.safeParse(value);
+  if (result.success) return ok(result.data);
+  return fail(describeIssue(result.error.issues[0], what));
+}
+
+type Issue = z.core.$ZodIssue;
+
+export function describeIssue(issue: Issue | undefined, what = "value"): string {
+  if (!issue) return `${what} is invalid`;
+  const at = issue.path.length ? issue.path.map(String).join(".") : what;
+  switch (issue.code) {
+    case "invalid_type":
+      return `${at}: expected ${issue.expected}`;
+    case "unrecognized_keys":
+      return `${at}: unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => JSON.stringify(k.slice(0, 40))).join(", ")}`;
+    case "invalid_value":
+      return `${at}: expected ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+    case "too_big":
+      return `${at}: too large (at most ${String(issue.maximum)})`;
+    case "too_small":
+      return `${at}: too small (at least ${String(issue.minimum)})`;
+    case "invalid_format":
+      return `${at}: ${issue.message !== "Invalid input" ? issue.message : `expected ${issue.format}`}`;
+    default:
+      return `${at}: ${issue.message !== "Invalid input" ? issue.message : "invalid"}`;
+  }
+}

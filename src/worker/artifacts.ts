@@ -1,0 +1,56 @@
+/**
+ * @module
+ * Serving artifact bytes: strong ETag (the sha512), conditional requests, immutable caching,
+ * and the Cache API in front of R2 keyed by digest, so the native and npm download routes share
+ * one cached copy per content.
+ */
+
+import type { AppContext } from "./context.js";
+import { waitUntil } from "./context.js";
+import { ApiError } from "./errors.js";
+import type { VersionRow } from "./storage/meta.js";
+
+const IMMUTABLE = "max-age=31536000, immutable";
+
+export function cacheControl(c: AppContext): string {
+  return c.var.deps.config.readAccess === "public" ? `public, ${IMMUTABLE}` : `private, ${IMMUTABLE}`;
+}
+
+export const etagOf = (row: VersionRow) => `"sha512-${row.sha512}"`;
+
+/** RFC 9110 §13.1.2: weak comparison for If-None-Match; `*` matches any. */
+export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((candidate) => candidate.trim().replace(/^W\//, "") === etag);
+}
+
+// Never served to anyone: only a cache key, the same for every route that serves these bytes.
+const cacheKey = (sha512: string) => new Request(`https://cache.countersign.invalid/artifacts/sha512/${sha512}`);
+
+export async function serveArtifact(c: AppContext, row: VersionRow, filename: string): Promise<Response> {
+  const etag = etagOf(row);
+  const headers = new Headers({
+    ETag: etag,
+    "Cache-Control": cacheControl(c),
+    "Content-Type": "application/octet-stream",
+    "Content-Disposition": `attachment; filename="${filename.replace(/[^A-Za-z0-9._-]/g, "_")}"`,
+    "X-Content-Type-Options": "nosniff",
+  });
+  if (matchesIfNoneMatch(c.req.header("if-none-match"), etag)) return new Response(null, { status: 304, headers });
+
+  const cache = (globalThis as { caches?: { default?: Cache } }).caches?.default;
+  const key = cacheKey(row.sha512);
+  const hit = await cache?.match(key);
+  if (hit?.body) {
+    headers.set("Content-Length", String(row.size));
+    return new Response(hit.body, { status: 200, headers });
+  }
+  const blob = await c.var.deps.blobs.get(row.sha512);
+  if (!blob) throw new ApiError(503, "artifact_unavailable", `the bytes of ${row.name}@${row.version} are not in storage`);
+  headers.set("Content-Length", String(blob.size));
+  if (!cache) return new Response(blob.body, { status: 200, headers });
+  const [toClient, toCache] = blob.body.tee();
+  waitUntil(c, cache.put(key, new Response(toCache, { headers: { "Content-Length": String(blob.size), "Cache-Control": `public, ${IMMUTABLE}` } })));
+  return new Response(toClient, { status: 200, headers });
+}

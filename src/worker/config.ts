@@ -1,0 +1,51 @@
+/**
+ * @module
+ * Turns the Worker's variables and secrets into a checked configuration, once per isolate.
+ * A misconfigured registry answers 500 `misconfigured` and names the variable, never its value.
+ */
+
+import { createSigner, fromBase64, SEED_LENGTH, type Signer } from "../core/index.js";
+import type { Env } from "./env.js";
+import { ApiError } from "./errors.js";
+
+export const DEFAULT_MAX_ARTIFACT_BYTES = 50 * 1024 * 1024;
+
+export interface Config {
+  name: string;
+  /** Configured origin, or undefined to use each request's origin. */
+  origin: string | undefined;
+  maxArtifactBytes: number;
+  readAccess: "public" | "token";
+}
+
+const misconfigured = (variable: string, problem: string) => new ApiError(500, "misconfigured", `registry is misconfigured: ${variable} ${problem}`);
+
+export function readConfig(env: Env): Config {
+  const max = env.MAX_ARTIFACT_BYTES === undefined || env.MAX_ARTIFACT_BYTES === "" ? DEFAULT_MAX_ARTIFACT_BYTES : Number(env.MAX_ARTIFACT_BYTES);
+  if (!Number.isSafeInteger(max) || max <= 0) throw misconfigured("MAX_ARTIFACT_BYTES", "must be a positive integer");
+  const readAccess = env.READ_ACCESS || "public";
+  if (readAccess !== "public" && readAccess !== "token") throw misconfigured("READ_ACCESS", 'must be "public" or "token"');
+  let origin: string | undefined;
+  if (env.REGISTRY_ORIGIN) {
+    try {
+      origin = new URL(env.REGISTRY_ORIGIN).origin;
+    } catch {
+      throw misconfigured("REGISTRY_ORIGIN", "is not a URL");
+    }
+  }
+  return { name: env.REGISTRY_NAME || "countersign", origin, maxArtifactBytes: max, readAccess };
+}
+
+let cached: { secret: string; signer: Promise<Signer> } | undefined;
+
+/** The registry's signer, from the REGISTRY_SIGNING_KEY secret (imported once per isolate). */
+export function registrySigner(env: Env): Promise<Signer> {
+  const secret = env.REGISTRY_SIGNING_KEY;
+  if (!secret) throw misconfigured("REGISTRY_SIGNING_KEY", "is not set (see README: Deploy)");
+  if (cached?.secret !== secret) {
+    const seed = fromBase64(secret.trim());
+    if (!seed || seed.length !== SEED_LENGTH) throw misconfigured("REGISTRY_SIGNING_KEY", "is not base64 of a 32-byte Ed25519 seed");
+    cached = { secret, signer: createSigner(seed) };
+  }
+  return cached.signer;
+}

@@ -1,0 +1,55 @@
+/**
+ * @module
+ * What every route gets in `c.var`: storage behind its interfaces, the checked configuration,
+ * the clock and the registry signer. Tests build the app with other stores to inject faults.
+ */
+
+import type { Context } from "hono";
+import type { Signer } from "../core/index.js";
+import { readConfig, registrySigner, type Config } from "./config.js";
+import type { Env } from "./env.js";
+import { r2BlobStore, type BlobStore } from "./storage/blobs.js";
+import { d1MetaStore } from "./storage/d1.js";
+import type { MetaStore } from "./storage/meta.js";
+
+export interface Deps {
+  meta: MetaStore;
+  blobs: BlobStore;
+  config: Config;
+  now: () => Date;
+  signer: () => Promise<Signer>;
+}
+
+export type AppEnv = { Bindings: Env; Variables: { deps: Deps } };
+export type AppContext = Context<AppEnv>;
+
+/** Overrides for tests: wrap or replace the stores built from the bindings. */
+export interface StoreFactories {
+  meta?: (env: Env) => MetaStore;
+  blobs?: (env: Env) => BlobStore;
+  now?: () => Date;
+}
+
+export function buildDeps(env: Env, factories: StoreFactories): Deps {
+  return {
+    meta: factories.meta?.(env) ?? d1MetaStore(env.DB),
+    blobs: factories.blobs?.(env) ?? r2BlobStore(env.ARTIFACTS),
+    config: readConfig(env),
+    now: factories.now ?? (() => new Date()),
+    signer: () => registrySigner(env),
+  };
+}
+
+/** This registry's origin: REGISTRY_ORIGIN if set, else the origin the request came to. */
+export function registryOrigin(c: AppContext): string {
+  return c.var.deps.config.origin ?? new URL(c.req.url).origin;
+}
+
+/** Runs background work after the response when the runtime allows it (not under app.request). */
+export function waitUntil(c: AppContext, work: Promise<unknown>): void {
+  try {
+    c.executionCtx.waitUntil(work.catch(() => undefined));
+  } catch {
+    void work.catch(() => undefined);
+  }
+}

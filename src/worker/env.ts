@@ -1,0 +1,20 @@
+/** @module The Worker's bindings, secrets and variables (wrangler.toml, `.dev.vars`, `wrangler secret put`). */
+
+export interface Env {
+  /** D1: namespaces, publisher keys, versions, dist-tags, tokens. */
+  DB: D1Database;
+  /** R2: artifact bytes, content-addressed by sha512. */
+  ARTIFACTS: R2Bucket;
+  /** Secret: base64 of the registry's 32-byte Ed25519 seed. */
+  REGISTRY_SIGNING_KEY?: string;
+  /** Secret: bearer token for the admin API. */
+  ADMIN_TOKEN?: string;
+  /** Human name in the identity document. */
+  REGISTRY_NAME?: string;
+  /** Public origin (https://npm.example.com); defaults to the request's origin. */
+  REGISTRY_ORIGIN?: string;
+  /** Largest accepted artifact in bytes (default 50 MiB). */
+  MAX_ARTIFACT_BYTES?: string;
+  /** "public" (default): anyone may read; "token": reads need a read or publish token. */
+  READ_ACCESS?: string;
+}

@@ -1,0 +1,39 @@
+/**
+ * @module
+ * The Worker's one error type. Routes and domain code throw `ApiError`; `app.onError` turns it
+ * into `{ "error": { "code", "message", ... } }` with its status. Anything else becomes a bare
+ * 500 so that no stack trace or internal detail reaches a client.
+ */
+
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    /** Extra public fields for the body, e.g. the layer that failed or expected/actual values. */
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const badRequest = (code: string, message: string, details?: Record<string, unknown>) => new ApiError(400, code, message, details);
+export const notFound = (message: string, code = "not_found") => new ApiError(404, code, message);
+
+export function errorBody(code: string, message: string, details: Record<string, unknown> = {}) {
+  return { error: { code, message, ...details } };
+}
+
+export function handleError(err: unknown, c: Context): Response {
+  if (err instanceof ApiError) {
+    const headers: Record<string, string> = err.status === 401 ? { "WWW-Authenticate": 'Bearer realm="countersign"' } : {};
+    return c.json(errorBody(err.code, err.message, err.details), err.status, headers);
+  }
+  // Log the kind of failure only: messages from storage layers are not ours to publish.
+  console.error(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? err.name : typeof err}`);
+  return c.json(errorBody("internal_error", "internal error"), 500);
+}

@@ -1,0 +1,24 @@
+/**
+ * @module
+ * Package names in URLs. Clients send scoped names either as one escaped segment
+ * (`@acme%2futils`, npm; `@acme%2Futils`, pnpm) or as two segments (`@acme/utils`). Every route
+ * that takes a name is registered for both shapes with `namePaths`, and reads it with `nameParam`.
+ */
+
+import { checkPackageName } from "../core/index.js";
+import type { AppContext } from "./context.js";
+import { badRequest } from "./errors.js";
+
+/** Both URL shapes of `prefix/<name>suffix`. The scoped shape is listed first so it wins. */
+export function namePaths(prefix: string, suffix = ""): string[] {
+  return [`${prefix}/:scope{@[^/%]+}/:base${suffix}`, `${prefix}/:name${suffix}`];
+}
+
+/** The package name from either shape, validated (400 `invalid_name` otherwise). */
+export function nameParam(c: AppContext): string {
+  const scope = c.req.param("scope");
+  const name = scope ? `${scope}/${c.req.param("base")}` : c.req.param("name");
+  const check = checkPackageName(name);
+  if (!check.ok) throw badRequest("invalid_name", check.reason);
+  return name!;
+}

@@ -1,0 +1,216 @@
+/**
+ * @module
+ * Publishing one version: the registry's half of the dual-signature protocol.
+ *
+ *     check name, version, tag, size limit            (no I/O)
+ *     read the publisher envelope; parse the statement (no I/O)
+ *     ONE D1 batch: token, namespace, enrolled key, version exists?, current tag
+ *     check token scope, enrolment, 409, publisher signature
+ *     stream the artifact into R2 under the signed sha512 (R2 rejects other bytes),
+ *       hashing sha1/sha256/sha512 natively on the way
+ *     ONE D1 statement: allocate the sequence number
+ *     countersign
+ *     ONE D1 batch (the commit point): version row + dist-tag
+ *
+ * A failure before the last batch leaves no visible version: at most an unreferenced,
+ * content-addressed blob that a retry reuses. A lost race on the commit is a 409.
+ */
+
+import semverGt from "semver/functions/gt.js";
+import semverValidRange from "semver/ranges/valid.js";
+import {
+  BUNDLE_MEDIA_TYPE,
+  checkPackageName,
+  checkVersion,
+  countersign,
+  fromUtf8,
+  IN_TOTO_PAYLOAD_TYPE,
+  MAX_STATEMENT_BYTES,
+  openEnvelope,
+  parsePublishStatement,
+  verifyEnvelope,
+  type Bundle,
+  type Signer,
+} from "../core/index.js";
+import { checkPublishScope, hashToken } from "./auth.js";
+import type { Config } from "./config.js";
+import { ApiError, badRequest } from "./errors.js";
+import { digestStream } from "./hashing.js";
+import type { BlobStore } from "./storage/blobs.js";
+import type { MetaStore, TagUpdate, VersionRow } from "./storage/meta.js";
+import { openUpload, UPLOAD_OVERHEAD_BYTES, type Upload } from "./upload.js";
+
+export interface PublishDeps {
+  meta: MetaStore;
+  blobs: BlobStore;
+  signer: Signer;
+  config: Config;
+  now: () => Date;
+}
+
+export interface PublishRequest {
+  name: string;
+  version: string;
+  tag: string;
+  token: string | null;
+  body: ReadableStream<Uint8Array> | null;
+  contentLength: number | null;
+  /** This registry's origin, bound into the countersignature. */
+  origin: string;
+}
+
+const TAG = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+const publisherError = (status: 400 | 403, code: string, message: string, details: Record<string, unknown> = {}) =>
+  new ApiError(status, code, message, { layer: "publisher", ...details });
+
+export function checkTag(tag: string): void {
+  if (!TAG.test(tag) || semverValidRange(tag) !== null) {
+    throw badRequest("invalid_tag", `dist-tag "${tag.slice(0, 64)}" must start with a letter, use A-Z a-z 0-9 . _ -, and not be a semver range`);
+  }
+}
+
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, "too_large", `artifact exceeds this registry's limit of ${limit} bytes (${(limit / 1048576).toFixed(1)} MiB)`, { limit });
+}
+
+export async function publishVersion(deps: PublishDeps, req: PublishRequest): Promise<{ bundle: Bundle; row: VersionRow }> {
+  const checked = checkRequest(deps.config, req);
+  const upload = openUpload(checked.body);
+  try {
+    return await publishUpload(deps, req, checked, upload);
+  } catch (err) {
+    // Refused before the body was read to its end: release it rather than leave it half-read.
+    await upload.cancel();
+    throw err;
+  }
+}
+
+/** The request after the checks that need no I/O. */
+interface CheckedRequest {
+  namespace: string;
+  token: string;
+  body: ReadableStream<Uint8Array>;
+}
+
+function checkRequest(config: Config, req: PublishRequest): CheckedRequest {
+  const name = checkPackageName(req.name);
+  if (!name.ok) throw badRequest("invalid_name", name.reason);
+  const version = checkVersion(req.version);
+  if (!version.ok) throw badRequest("invalid_version", version.reason);
+  checkTag(req.tag);
+  if (!req.token) throw new ApiError(401, "unauthorized", "a publish token is required: send Authorization: Bearer <token>");
+  if (req.contentLength !== null && req.contentLength > config.maxArtifactBytes + MAX_STATEMENT_BYTES + UPLOAD_OVERHEAD_BYTES) {
+    throw tooLarge(config.maxArtifactBytes);
+  }
+  if (!req.body) throw badRequest("malformed_upload", "upload: the request has no body");
+  return { namespace: name.namespace, token: req.token, body: req.body };
+}
+
+async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload): Promise<{ bundle: Bundle; row: VersionRow }> {
+  const { meta, blobs, signer, config } = deps;
+  const { namespace } = checked;
+
+  // The publisher's statement, before any artifact byte is accepted.
+  const envelopeBytes = await upload.statement();
+  let envelopeJson: unknown;
+  try {
+    envelopeJson = JSON.parse(fromUtf8(envelopeBytes));
+  } catch {
+    throw publisherError(400, "malformed_statement", "publisher envelope is not UTF-8 JSON");
+  }
+  const envelope = openEnvelope(envelopeJson);
+  if ("problem" in envelope) throw publisherError(400, "malformed_statement", `publisher envelope: ${envelope.problem}`);
+  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw publisherError(400, "malformed_statement", `publisher envelope: payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`);
+  const parsed = await parsePublishStatement(envelope.payload);
+  if (!parsed.ok) throw publisherError(400, "malformed_statement", `publisher statement: ${parsed.error}`);
+  const { statement, publisherKey } = parsed.value;
+  const predicate = statement.predicate;
+  if (envelope.keyid !== predicate.publisher.keyid) throw publisherError(400, "malformed_statement", "publisher envelope keyid differs from the statement's publisher key");
+  if (predicate.name !== req.name || predicate.version !== req.version) {
+    throw badRequest("statement_mismatch", `publisher statement is for ${predicate.name}@${predicate.version}, but the request publishes ${req.name}@${req.version}`);
+  }
+  if (predicate.artifact.size > config.maxArtifactBytes) throw tooLarge(config.maxArtifactBytes);
+
+  // One round trip for everything the decision needs.
+  const ctx = await meta.publishContext({
+    name: req.name,
+    version: req.version,
+    namespace,
+    keyid: envelope.keyid,
+    tokenHash: await hashToken(checked.token),
+    tag: req.tag,
+  });
+  if (!ctx.token || ctx.token.revokedAt) throw new ApiError(401, "unauthorized", "token is not valid or has been revoked");
+  checkPublishScope(ctx.token, namespace);
+  if (!ctx.namespaceExists) throw new ApiError(404, "unknown_namespace", `this registry is not authoritative for ${namespace}`);
+  if (!ctx.key || ctx.key.publicKey !== predicate.publisher.publicKey) {
+    throw publisherError(403, "publisher_not_enrolled", `publisher key ${envelope.keyid} is not enrolled in ${namespace}`, { namespace, actual: envelope.keyid });
+  }
+  if (ctx.key.revokedAt) throw publisherError(403, "publisher_key_revoked", `publisher key ${envelope.keyid} was revoked in ${namespace} at ${ctx.key.revokedAt}`, { namespace, actual: envelope.keyid });
+  if (ctx.versionExists) throw new ApiError(409, "version_exists", `${req.name}@${req.version} already exists; versions are immutable, publish a new version`);
+  if (!(await verifyEnvelope(envelope, publisherKey))) {
+    throw publisherError(403, "bad_publisher_signature", `publisher signature by ${envelope.keyid} does not verify`, { namespace, actual: envelope.keyid });
+  }
+
+  // The bytes: streamed to R2 under the signed digest while hashed natively.
+  const subject = statement.subject[0].digest;
+  const artifact = await upload.artifact();
+  if (artifact.size > config.maxArtifactBytes) {
+    await artifact.body.cancel();
+    throw tooLarge(config.maxArtifactBytes);
+  }
+  if (artifact.size !== predicate.artifact.size) {
+    await artifact.body.cancel();
+    throw new ApiError(400, "digest_mismatch", `artifact is ${artifact.size} bytes, the signed statement says ${predicate.artifact.size}`, {
+      layer: "integrity",
+      expected: String(predicate.artifact.size),
+      actual: String(artifact.size),
+    });
+  }
+  const [toStore, toHash] = artifact.body.tee();
+  const [stored, hashed] = await Promise.allSettled([blobs.put(subject.sha512, toStore, artifact.size), digestStream(toHash)]);
+  if (hashed.status === "rejected") throw badRequest("malformed_upload", "upload: truncated inside the artifact");
+  const digests = hashed.value;
+  if (digests.sha512 !== subject.sha512 || digests.sha256 !== subject.sha256) {
+    const algorithm = digests.sha512 !== subject.sha512 ? "sha512" : "sha256";
+    throw new ApiError(400, "digest_mismatch", `uploaded bytes do not match the ${algorithm} digest the publisher signed`, {
+      layer: "integrity",
+      expected: `${algorithm}:${subject[algorithm]}`,
+      actual: `${algorithm}:${digests[algorithm]}`,
+    });
+  }
+  if (stored.status === "rejected") throw new ApiError(503, "storage_unavailable", "artifact storage failed; nothing was published, retry the same upload");
+  await upload.end();
+
+  // Countersign and commit.
+  const sequence = await meta.nextSequence();
+  const now = deps.now();
+  const countersignature = await countersign(envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
+  const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: envelope.envelope, countersignature };
+  const row: VersionRow = {
+    name: req.name,
+    version: req.version,
+    namespace,
+    sequence,
+    size: artifact.size,
+    sha256: digests.sha256,
+    sha512: digests.sha512,
+    sha1: digests.sha1,
+    publisherKeyid: envelope.keyid,
+    bundle: JSON.stringify(bundle),
+    manifest: null,
+    publishedAt: now.toISOString(),
+    deprecated: null,
+  };
+  const outcome = await meta.commitVersion(row, tagUpdate(req.tag, req.version, ctx.taggedVersion));
+  if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
+  return { bundle, row };
+}
+
+/** `latest` only moves forward in semver order; any other tag moves to the new version. */
+function tagUpdate(tag: string, version: string, current: string | null): TagUpdate | null {
+  if (current === null) return { tag, from: null };
+  if (tag === "latest" && !semverGt(version, current)) return null;
+  return { tag, from: current };
+}
