@@ -1,0 +1,81 @@
+/**
+ * @module
+ * The test vectors of docs/PROTOCOL.md, computed from fixed inputs with the core functions.
+ * test/core/vectors.test.ts regenerates them and compares with docs/vectors.json, so the
+ * document cannot drift from the code. Regenerate after an intended change with
+ * `npm run vectors`.
+ */
+
+import {
+  artifactDigests,
+  BUNDLE_MEDIA_TYPE,
+  countersign,
+  createSigner,
+  fingerprint,
+  fromBase64,
+  fromHex,
+  keyPairFromSeed,
+  openEnvelope,
+  pae,
+  parsePublishStatement,
+  signIdentity,
+  signPublishStatement,
+  sriFromHex,
+  sshPublicKeyLine,
+  toBase64,
+  toHex,
+  utf8,
+  type Bundle,
+} from "../../src/core/index.js";
+
+// RFC 8032 §7.1 TEST 2 and TEST 1 keys: public, well-known, never to be used for anything real.
+export const PUBLISHER_SEED = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+export const REGISTRY_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+
+export async function computeVectors() {
+  const publisherPair = await keyPairFromSeed(fromHex(PUBLISHER_SEED)!);
+  const registryPair = await keyPairFromSeed(fromHex(REGISTRY_SEED)!);
+  const [publisher, registry] = await Promise.all([createSigner(publisherPair), createSigner(registryPair)]);
+
+  const artifact = utf8("hello, countersign\n");
+  const digests = await artifactDigests(artifact);
+  const publishEnvelope = await signPublishStatement({
+    name: "@acme/hello",
+    version: "1.0.0",
+    digests,
+    size: artifact.length,
+    publisher,
+    createdAt: new Date("2026-11-24T12:00:00.000Z"),
+  });
+  const opened = openEnvelope(publishEnvelope);
+  if ("problem" in opened) throw new Error(opened.problem);
+  const parsed = await parsePublishStatement(opened.payload);
+  if (!parsed.ok) throw new Error(parsed.error);
+  const countersignature = await countersign(opened, parsed.value.statement, registry, {
+    origin: "https://registry.example",
+    publishedAt: new Date("2026-11-24T12:00:01.000Z"),
+    sequence: 1,
+  });
+  const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publishEnvelope, countersignature };
+  const identity = await signIdentity({ name: "example", origin: "https://registry.example", namespaces: ["@acme"], issuedAt: new Date("2026-11-24T12:00:00.000Z") }, registry);
+
+  const decode = (b64: string) => new TextDecoder().decode(fromBase64(b64));
+  return {
+    keys: {
+      publisher: { seed: PUBLISHER_SEED, publicKey: toBase64(publisherPair.publicKey), ssh: sshPublicKeyLine(publisherPair.publicKey), fingerprint: publisherPair.keyid },
+      registry: { seed: REGISTRY_SEED, publicKey: toBase64(registryPair.publicKey), ssh: sshPublicKeyLine(registryPair.publicKey), fingerprint: registryPair.keyid },
+      fingerprintInputSha256: toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", fromBase64(sshPublicKeyLine(registryPair.publicKey).split(" ")[1]!)!))),
+    },
+    pae: { payloadType: "application/vnd.in-toto+json", payload: "hello", hex: toHex(pae("application/vnd.in-toto+json", utf8("hello"))) },
+    artifact: { utf8: "hello, countersign\n", size: artifact.length, ...digests, integrity: sriFromHex("sha512", digests.sha512) },
+    publishStatement: decode(publishEnvelope.payload),
+    publishEnvelope,
+    countersignStatement: decode(countersignature.payload),
+    bundle,
+    identityDocument: decode(identity.payload),
+    identity,
+    check: { registryKeyidIsFingerprint: (await fingerprint(registryPair.publicKey)) === registryPair.keyid },
+  };
+}
+
+export type Vectors = Awaited<ReturnType<typeof computeVectors>>;
