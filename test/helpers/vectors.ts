@@ -20,7 +20,9 @@ import {
   parsePublishStatement,
   signIdentity,
   signPublishStatement,
+  sha256,
   sriFromHex,
+  sshPublicKeyBlob,
   sshPublicKeyLine,
   toBase64,
   toHex,
@@ -64,7 +66,7 @@ export async function computeVectors() {
     keys: {
       publisher: { seed: PUBLISHER_SEED, publicKey: toBase64(publisherPair.publicKey), ssh: sshPublicKeyLine(publisherPair.publicKey), fingerprint: publisherPair.keyid },
       registry: { seed: REGISTRY_SEED, publicKey: toBase64(registryPair.publicKey), ssh: sshPublicKeyLine(registryPair.publicKey), fingerprint: registryPair.keyid },
-      fingerprintInputSha256: toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", fromBase64(sshPublicKeyLine(registryPair.publicKey).split(" ")[1]!)!))),
+      fingerprintInputSha256: toHex(await sha256(sshPublicKeyBlob(registryPair.publicKey))),
     },
     pae: { payloadType: "application/vnd.in-toto+json", payload: "hello", hex: toHex(pae("application/vnd.in-toto+json", utf8("hello"))) },
     artifact: { utf8: "hello, countersign\n", size: artifact.length, ...digests, integrity: sriFromHex("sha512", digests.sha512) },
