@@ -9,10 +9,12 @@ import { admin } from "./commands/admin.js";
 import { fetchArtifact, verifyArtifact } from "./commands/fetch.js";
 import { identity } from "./commands/identity.js";
 import { keygen, registryKeygen } from "./commands/keys.js";
+import { pin } from "./commands/pin.js";
 import { publish } from "./commands/publish.js";
+import { verify } from "./commands/verify.js";
 import { CliError, EXIT } from "./errors.js";
 
-const COMMANDS: Command[] = [keygen, publish, fetchArtifact, verifyArtifact, identity, admin, registryKeygen];
+const COMMANDS: Command[] = [keygen, publish, pin, verify, fetchArtifact, verifyArtifact, identity, admin, registryKeygen];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -10,6 +10,8 @@ export * from "./dsse.js";
 export * from "./identity.js";
 export * from "./keys.js";
 export * from "./names.js";
+export * from "./package.js";
+export * from "./pins.js";
 export * from "./result.js";
 export * from "./schema.js";
 export * from "./signature.js";

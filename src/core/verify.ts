@@ -47,6 +47,7 @@ export type FailureCode =
   | "invalid_request"
   | "unpinned_namespace"
   | "untrusted_registry"
+  | "not_countersigned"
   | "malformed_countersignature"
   | "bad_countersignature"
   | "countersignature_mismatch"

@@ -28,12 +28,23 @@ export function errorBody(code: string, message: string, details: Record<string,
   return { error: { code, message, ...details } };
 }
 
-export function handleError(err: unknown, c: Context): Response {
+/**
+ * npm's clients print `body.error` as a string (npm-registry-fetch), so the npm front door answers
+ * `{ "error": "<message>", "code": "<code>", ... }`; every other route uses `errorBody`.
+ */
+export type ErrorStyle = "countersign" | "npm";
+
+export function npmErrorBody(code: string, message: string, details: Record<string, unknown> = {}) {
+  return { error: message, code, ...details };
+}
+
+export function handleError(err: unknown, c: Context, style: ErrorStyle = "countersign"): Response {
+  const body = style === "npm" ? npmErrorBody : errorBody;
   if (err instanceof ApiError) {
     const headers: Record<string, string> = err.status === 401 ? { "WWW-Authenticate": 'Bearer realm="countersign"' } : {};
-    return c.json(errorBody(err.code, err.message, err.details), err.status, headers);
+    return c.json(body(err.code, err.message, err.details), err.status, headers);
   }
   // Log the kind of failure only: messages from storage layers are not ours to publish.
   console.error(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${err instanceof Error ? err.name : typeof err}`);
-  return c.json(errorBody("internal_error", "internal error"), 500);
+  return c.json(body("internal_error", "internal error"), 500);
 }

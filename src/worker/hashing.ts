@@ -30,3 +30,10 @@ export async function digestStream(stream: ReadableStream<Uint8Array>): Promise<
   const [sha1, sha256, sha512] = await Promise.all(digesters.map(async (d) => toHex(new Uint8Array(await d.digest))));
   return { size, sha1: sha1!, sha256: sha256!, sha512: sha512! };
 }
+
+/** Hex SHA-256 of a stream, natively: the file hasher for core/package.ts. */
+export async function sha256Stream(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const digester = new crypto.DigestStream("SHA-256");
+  await stream.pipeTo(digester);
+  return toHex(new Uint8Array(await digester.digest));
+}

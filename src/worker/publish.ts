@@ -28,6 +28,7 @@ import {
   MAX_STATEMENT_BYTES,
   openEnvelope,
   parsePublishStatement,
+  readPackage,
   verifyEnvelope,
   type Bundle,
   type Signer,
@@ -35,7 +36,7 @@ import {
 import { checkPublishScope, hashToken } from "./auth.js";
 import type { Config } from "./config.js";
 import { ApiError, badRequest } from "./errors.js";
-import { digestStream } from "./hashing.js";
+import { digestStream, sha256Stream } from "./hashing.js";
 import type { BlobStore } from "./storage/blobs.js";
 import type { MetaStore, TagUpdate, VersionRow } from "./storage/meta.js";
 import { openUpload, UPLOAD_OVERHEAD_BYTES, type Upload } from "./upload.js";
@@ -168,8 +169,13 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       actual: String(artifact.size),
     });
   }
-  const [toStore, toHash] = artifact.body.tee();
-  const [stored, hashed] = await Promise.allSettled([blobs.put(subject.sha512, toStore, artifact.size), digestStream(toHash)]);
+  const [toStore, rest] = artifact.body.tee();
+  const [toHash, toInspect] = rest.tee();
+  const [stored, hashed, inspected] = await Promise.allSettled([
+    blobs.put(subject.sha512, toStore, artifact.size),
+    digestStream(toHash),
+    readPackage(toInspect, sha256Stream),
+  ]);
   if (hashed.status === "rejected") throw badRequest("malformed_upload", "upload: truncated inside the artifact");
   const digests = hashed.value;
   if (digests.sha512 !== subject.sha512 || digests.sha256 !== subject.sha256) {
@@ -182,6 +188,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   }
   if (stored.status === "rejected") throw new ApiError(503, "storage_unavailable", "artifact storage failed; nothing was published, retry the same upload");
   await upload.end();
+  const manifest = npmManifest(inspected, req);
 
   // Countersign and commit.
   const sequence = await meta.nextSequence();
@@ -199,13 +206,29 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
     sha1: digests.sha1,
     publisherKeyid: envelope.keyid,
     bundle: JSON.stringify(bundle),
-    manifest: null,
+    manifest: manifest && JSON.stringify(manifest),
     publishedAt: now.toISOString(),
     deprecated: null,
   };
   const outcome = await meta.commitVersion(row, tagUpdate(req.tag, req.version, ctx.taggedVersion));
   if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
   return { bundle, row };
+}
+
+/**
+ * The package.json of an npm tarball (whose name and version must be the published ones), null
+ * for any other artifact. An npm tarball that breaks core/package.ts's rules is refused.
+ */
+function npmManifest(inspected: PromiseSettledResult<Awaited<ReturnType<typeof readPackage>>>, req: PublishRequest): Record<string, unknown> | null {
+  if (inspected.status === "rejected") throw inspected.reason;
+  const result = inspected.value;
+  if ("notPackage" in result) return null;
+  if (!result.ok) throw badRequest("malformed_package", `npm package: ${result.error}`);
+  const { manifest } = result.value;
+  if (manifest.name !== req.name || manifest.version !== req.version) {
+    throw badRequest("manifest_mismatch", `package.json says ${String(manifest.name).slice(0, 100)}@${String(manifest.version).slice(0, 50)}, but this publishes ${req.name}@${req.version}`);
+  }
+  return manifest;
 }
 
 /** `latest` only moves forward in semver order; any other tag moves to the new version. */

@@ -4,6 +4,16 @@ import { execFile } from "node:child_process";
 import { createServer } from "node:net";
 import { CLI } from "./paths.js";
 
+/**
+ * The environment without the `npm_config_*` variables that an outer `npm test` exports: they
+ * would override the consumer project's own .npmrc, which is what each scenario is about.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!/^npm_(config|package|lifecycle)_/i.test(key)) env[key] = value;
+  return { ...env, ...extra };
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -15,7 +25,7 @@ export function runCli(args: string[], options: { env?: Record<string, string | 
     execFile(
       process.execPath,
       [CLI, ...args],
-      { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: options.cwd, env: cleanEnv(options.env as Record<string, string>), timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 99) : 0;
         resolve({ code, stdout, stderr });

@@ -1,26 +1,30 @@
 /**
  * @module
- * The native API under `/-/countersign/v1/packages/<name>`:
+ * The native API under `/-/countersign/v1`:
  *
- *     PUT  /<name>/<version>[?tag=latest]   publish (upload.ts format) → 201 + provenance bundle
- *     GET  /<name>                          versions and dist-tags
- *     GET  /<name>/<version>                provenance bundle (publisher envelope + countersignature)
- *     GET  /<name>/<version>/artifact       the bytes
+ *     PUT  /packages/<name>/<version>[?tag=latest]   publish (upload.ts format) → 201 + bundle
+ *     GET  /packages/<name>                          versions and dist-tags
+ *     GET  /packages/<name>/<version>                provenance bundle (publisher envelope + countersignature)
+ *     GET  /packages/<name>/<version>/artifact       the bytes
+ *     POST /bundles  { "packages": ["name@version", …] }   many bundles in one request (verify)
  *
  * `<name>` is `@scope%2fname` or `@scope/name` (names.ts).
  */
 
 import { Hono } from "hono";
-import { sriFromHex } from "../../core/index.js";
+import * as z from "zod/mini";
+import { checkPackageName, checkVersion, sriFromHex } from "../../core/index.js";
 import { serveArtifact, cacheControl } from "../artifacts.js";
 import { bearerToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { notFound } from "../errors.js";
+import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { publishVersion } from "../publish.js";
 import type { VersionRow } from "../storage/meta.js";
 
-export const PACKAGES_PREFIX = "/-/countersign/v1/packages";
+export const API_PREFIX = "/-/countersign/v1";
+export const MAX_BUNDLES_PER_REQUEST = 2000;
 
 export const packageRoutes = new Hono<AppEnv>();
 
@@ -38,7 +42,7 @@ async function findVersion(c: AppContext): Promise<VersionRow> {
   return row;
 }
 
-packageRoutes.on("PUT", namePaths("", "/:version"), async (c) => {
+packageRoutes.on("PUT", namePaths("/packages", "/:version"), async (c) => {
   const deps = c.var.deps;
   const length = c.req.header("content-length");
   const { bundle, row } = await publishVersion(
@@ -56,17 +60,17 @@ packageRoutes.on("PUT", namePaths("", "/:version"), async (c) => {
   return c.json({ name: row.name, version: row.version, sequence: row.sequence, integrity: sriFromHex("sha512", row.sha512), bundle }, 201);
 });
 
-packageRoutes.on("GET", namePaths("", "/:version/artifact"), async (c) => {
+packageRoutes.on("GET", namePaths("/packages", "/:version/artifact"), async (c) => {
   const row = await findVersion(c);
   return serveArtifact(c, row, `${row.name.replace(/^@[^/]+\//, "")}-${row.version}`);
 });
 
-packageRoutes.on("GET", namePaths("", "/:version"), async (c) => {
+packageRoutes.on("GET", namePaths("/packages", "/:version"), async (c) => {
   const row = await findVersion(c);
   return c.body(row.bundle, 200, { "Content-Type": "application/json", "Cache-Control": cacheControl(c) });
 });
 
-packageRoutes.on("GET", namePaths(""), async (c) => {
+packageRoutes.on("GET", namePaths("/packages"), async (c) => {
   const name = nameParam(c);
   await requireRead(c);
   const { versions, tags } = await c.var.deps.meta.listVersions(name);
@@ -85,4 +89,20 @@ packageRoutes.on("GET", namePaths(""), async (c) => {
       publisherKeyid: v.publisherKeyid,
     })),
   });
+});
+
+const BundlesBody = z.strictObject({ packages: z.array(z.string()).check(z.maxLength(MAX_BUNDLES_PER_REQUEST)) });
+
+packageRoutes.post("/bundles", async (c) => {
+  await requireRead(c);
+  const { packages } = await readJson(c, BundlesBody, 256 * 1024);
+  const wanted = packages.map((spec) => {
+    const at = spec.lastIndexOf("@");
+    return { spec, name: spec.slice(0, at), version: spec.slice(at + 1) };
+  });
+  const valid = wanted.filter((w) => w.name && checkPackageName(w.name).ok && checkVersion(w.version).ok);
+  const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, string>();
+  // Stored bundles are JSON text: splice them in rather than parse and re-serialise thousands.
+  const entries = wanted.map((w) => `${JSON.stringify(w.spec)}:${found.get(w.spec) ?? "null"}`);
+  return c.body(`{"bundles":{${entries.join(",")}}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });

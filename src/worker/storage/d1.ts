@@ -213,5 +213,62 @@ export function d1MetaStore(db: D1Database): MetaStore {
         tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
       };
     },
+
+    async bundles(versions) {
+      // One bound parameter whatever the count (D1 allows 100 per statement): a JSON list joined
+      // against the primary key, so each lookup is an index probe.
+      const { results } = await db
+        .prepare(
+          `SELECT v.name, v.version, v.bundle FROM json_each(?1) AS j
+           JOIN versions AS v ON v.name = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
+        )
+        .bind(JSON.stringify(versions.map((v) => [v.name, v.version])))
+        .all<{ name: string; version: string; bundle: string }>();
+      return new Map(results.map((r) => [`${r.name}@${r.version}`, r.bundle]));
+    },
+
+    async setDeprecations(name, changes) {
+      if (changes.length === 0) return;
+      await db.batch(changes.map((c) => db.prepare("UPDATE versions SET deprecated = ? WHERE name = ? AND version = ?").bind(c.message, name, c.version)));
+    },
+
+    async setTag(name, tag, version) {
+      const { results } = await db
+        .prepare(
+          `INSERT INTO dist_tags (name, tag, version)
+           SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM versions WHERE name = ?1 AND version = ?3)
+           ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version RETURNING tag`,
+        )
+        .bind(name, tag, version)
+        .all();
+      return results.length ? "set" : "no_version";
+    },
+
+    async deleteTag(name, tag) {
+      const res = await db.prepare("DELETE FROM dist_tags WHERE name = ? AND tag = ?").bind(name, tag).run();
+      return res.meta.changes === 1 ? "deleted" : "not_found";
+    },
+
+    async search(text, size, from) {
+      const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      const where = "t.tag = 'latest' AND v.manifest IS NOT NULL AND t.name LIKE ?1 ESCAPE '\\'";
+      const [count, rows] = await db.batch<unknown>([
+        db.prepare(`SELECT COUNT(*) AS total FROM dist_tags t JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where}`).bind(pattern),
+        db
+          .prepare(
+            `SELECT t.name, t.version, v.manifest, v.published_at, v.publisher_keyid FROM dist_tags t
+             JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where} ORDER BY t.name LIMIT ?2 OFFSET ?3`,
+          )
+          .bind(pattern, size, from),
+      ]);
+      const results = (rows!.results as { name: string; version: string; manifest: string; published_at: string; publisher_keyid: string }[]).map((r) => ({
+        name: r.name,
+        version: r.version,
+        manifest: r.manifest,
+        publishedAt: r.published_at,
+        publisherKeyid: r.publisher_keyid,
+      }));
+      return { total: (count!.results[0] as { total: number }).total, results };
+    },
   };
 }

@@ -84,4 +84,20 @@ export interface MetaStore {
 
   getVersion(name: string, version: string): Promise<VersionRow | null>;
   listVersions(name: string): Promise<{ versions: VersionRow[]; tags: Record<string, string> }>;
+  /** Bundles of many versions in one round trip; the map is keyed `name@version`. */
+  bundles(versions: { name: string; version: string }[]): Promise<Map<string, string>>;
+
+  /** npm deprecation messages (null clears); unsigned, mutable metadata. */
+  setDeprecations(name: string, changes: { version: string; message: string | null }[]): Promise<void>;
+  setTag(name: string, tag: string, version: string): Promise<"set" | "no_version">;
+  deleteTag(name: string, tag: string): Promise<"deleted" | "not_found">;
+  search(text: string, size: number, from: number): Promise<{ total: number; results: SearchRow[] }>;
+}
+
+export interface SearchRow {
+  name: string;
+  version: string;
+  manifest: string;
+  publishedAt: string;
+  publisherKeyid: string;
 }

@@ -1,0 +1,95 @@
+/**
+ * @module
+ * The consumer's pins: which registry keys may vouch for which namespace. Committed to the
+ * consumer's repository as `countersign.json` (docs/PROTOCOL.md §14):
+ *
+ *     {
+ *       "version": 1,
+ *       "registries": {
+ *         "acme": { "url": "https://npm.acme.dev", "fingerprints": ["SHA256:…"] }
+ *       },
+ *       "namespaces": {
+ *         "@acme": "acme",          // must be countersigned by a key of registry "acme"
+ *         "acme-billing": "acme",   // an unscoped internal name, pinned by itself
+ *         "@*": "reject",           // any other scope: refuse
+ *         "*": "allow"              // any other unscoped name: accept unverified, and report it
+ *       }
+ *     }
+ *
+ * A name's rule is its exact namespace's, else `@*` (scoped names) or `*` (unscoped names),
+ * else "reject": nothing is trusted by omission. The URL is only where to ask for provenance;
+ * trust comes from the fingerprints alone.
+ */
+
+import * as z from "zod/mini";
+import { isFingerprint } from "./keys.js";
+import { checkNamespace, namespaceOf } from "./names.js";
+import { fail, ok, type Result } from "./result.js";
+import { parseWith } from "./schema.js";
+
+export const PINS_FILE = "countersign.json";
+export const ANY_SCOPE = "@*";
+export const ANY_UNSCOPED = "*";
+
+const RegistryName = z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "registry names are lowercase a-z 0-9 . _ -"));
+
+const RegistryPin = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
+  fingerprints: z.array(z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint"))).check(z.minLength(1)),
+});
+
+const PinsSchema = z.strictObject({
+  version: z.literal(1),
+  registries: z.record(RegistryName, RegistryPin),
+  namespaces: z.record(z.string(), z.string()),
+  /** Governance rules over signed attributes; see policy.ts. Kept opaque here. */
+  policy: z.optional(z.unknown()),
+});
+
+export type Pins = z.infer<typeof PinsSchema>;
+export type RegistryPin = z.infer<typeof RegistryPin>;
+
+export type PinRule =
+  | { kind: "registry"; registry: string; url: string; fingerprints: string[] }
+  | { kind: "allow" }
+  | { kind: "reject" };
+
+export interface Resolution {
+  namespace: string;
+  rule: PinRule;
+  /** The key of `namespaces` that matched, or null for the built-in default (reject). */
+  matched: string | null;
+}
+
+/** Parses and checks a pins document: known registries, valid namespaces, no dangling names. */
+export function parsePins(value: unknown): Result<Pins> {
+  const parsed = parseWith(PinsSchema, value, "pins");
+  if (!parsed.ok) return parsed;
+  const pins = parsed.value;
+  for (const [namespace, target] of Object.entries(pins.namespaces)) {
+    if (namespace !== ANY_SCOPE && namespace !== ANY_UNSCOPED) {
+      const check = checkNamespace(namespace);
+      if (!check.ok) return fail(`namespaces: "${namespace}" is not a namespace: ${check.reason}`);
+    }
+    if (target !== "allow" && target !== "reject" && !(target in pins.registries)) {
+      return fail(`namespaces: "${namespace}" refers to registry "${target}", which is not in registries (or use "allow" / "reject")`);
+    }
+  }
+  return ok(pins);
+}
+
+export function resolvePin(pins: Pins, name: string): Resolution {
+  const namespace = namespaceOf(name);
+  const fallback = namespace.startsWith("@") ? ANY_SCOPE : ANY_UNSCOPED;
+  const matched = namespace in pins.namespaces ? namespace : fallback in pins.namespaces ? fallback : null;
+  const target = matched === null ? "reject" : pins.namespaces[matched]!;
+  if (target === "allow") return { namespace, rule: { kind: "allow" }, matched };
+  if (target === "reject") return { namespace, rule: { kind: "reject" }, matched };
+  const registry = pins.registries[target]!;
+  return { namespace, rule: { kind: "registry", registry: target, url: registry.url, fingerprints: registry.fingerprints }, matched };
+}
+
+/** A new, empty pins document. */
+export function emptyPins(): Pins {
+  return { version: 1, registries: {}, namespaces: {} };
+}

@@ -1,0 +1,107 @@
+/**
+ * @module
+ * npm packuments built from stored versions: the full document and the abbreviated one
+ * (`Accept: application/vnd.npm.install-v1+json`) that installers ask for.
+ *
+ * Everything npm reads about a version comes from the package.json inside the signed tarball
+ * (stored at publish), never from what a client sent. Each version's `dist` carries our
+ * provenance bundle under `dist.countersign`, which survives into the abbreviated document, so
+ * installers receive it; `dist.signatures` is left alone (npm only understands ECDSA there, and
+ * an Ed25519 entry would break `npm audit signatures`).
+ */
+
+import semverCompare from "semver/functions/compare.js";
+import semverPrerelease from "semver/functions/prerelease.js";
+import { sriFromHex } from "../../core/index.js";
+import type { VersionRow } from "../storage/meta.js";
+
+export const ABBREVIATED_TYPE = "application/vnd.npm.install-v1+json";
+
+/** Fields of a version kept in the abbreviated document (npm/registry docs, plus newer clients). */
+const ABBREVIATED_FIELDS = [
+  "name",
+  "version",
+  "deprecated",
+  "dependencies",
+  "optionalDependencies",
+  "devDependencies",
+  "bundleDependencies",
+  "bundledDependencies",
+  "peerDependencies",
+  "peerDependenciesMeta",
+  "bin",
+  "directories",
+  "engines",
+  "os",
+  "cpu",
+  "funding",
+  "license",
+] as const;
+
+const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
+
+/** `/@scope/name/-/name-1.2.3.tgz`, as the npm registry names tarballs. */
+export function tarballPath(name: string, version: string): string {
+  return `/${name}/-/${name.replace(/^@[^/]+\//, "")}-${version}.tgz`;
+}
+
+function versionDocument(row: VersionRow, origin: string, abbreviated: boolean): Record<string, unknown> {
+  const manifest = JSON.parse(row.manifest!) as Record<string, unknown>;
+  const dist = {
+    tarball: `${origin}${tarballPath(row.name, row.version)}`,
+    integrity: sriFromHex("sha512", row.sha512),
+    shasum: row.sha1,
+    countersign: JSON.parse(row.bundle) as unknown,
+  };
+  const doc: Record<string, unknown> = {};
+  if (abbreviated) {
+    for (const field of ABBREVIATED_FIELDS) if (manifest[field] !== undefined) doc[field] = manifest[field];
+    const scripts = manifest.scripts as Record<string, unknown> | undefined;
+    if (scripts && INSTALL_SCRIPTS.some((s) => typeof scripts[s] === "string")) doc.hasInstallScript = true;
+  } else {
+    Object.assign(doc, manifest, { _id: `${row.name}@${row.version}` });
+  }
+  doc.name = row.name;
+  doc.version = row.version;
+  if (row.deprecated) doc.deprecated = row.deprecated;
+  else delete doc.deprecated;
+  doc.dist = dist;
+  return doc;
+}
+
+/** `latest` if tagged, else the highest release (or highest version) so installs still resolve. */
+function withLatest(tags: Record<string, string>, versions: string[]): Record<string, string> {
+  if (tags.latest || versions.length === 0) return tags;
+  const sorted = [...versions].sort(semverCompare);
+  const releases = sorted.filter((v) => !semverPrerelease(v));
+  return { ...tags, latest: (releases.length ? releases : sorted).at(-1)! };
+}
+
+export function buildPackument(rows: VersionRow[], tags: Record<string, string>, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+  const npmRows = rows.filter((r) => r.manifest !== null);
+  if (npmRows.length === 0) return null;
+  const name = npmRows[0]!.name;
+  const versions: Record<string, unknown> = {};
+  for (const row of npmRows) versions[row.version] = versionDocument(row, origin, abbreviated);
+  const distTags = withLatest(
+    Object.fromEntries(Object.entries(tags).filter(([, v]) => v in versions)),
+    npmRows.map((r) => r.version),
+  );
+  const modified = npmRows.reduce((latest, r) => (r.publishedAt > latest ? r.publishedAt : latest), npmRows[0]!.publishedAt);
+  if (abbreviated) return { name, modified, "dist-tags": distTags, versions };
+
+  const latest = versions[distTags.latest!] as Record<string, unknown> | undefined;
+  const time: Record<string, string> = { created: npmRows[0]!.publishedAt, modified };
+  for (const row of npmRows) time[row.version] = row.publishedAt;
+  return {
+    _id: name,
+    _rev: `${npmRows.length}-${npmRows.at(-1)!.sequence}`,
+    name,
+    ...(latest?.description !== undefined ? { description: latest.description } : {}),
+    "dist-tags": distTags,
+    versions,
+    time,
+    ...(latest?.license !== undefined ? { license: latest.license } : {}),
+    ...(latest?.repository !== undefined ? { repository: latest.repository } : {}),
+  };
+}

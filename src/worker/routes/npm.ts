@@ -1,0 +1,192 @@
+/**
+ * @module
+ * The npm front door: what npm, pnpm and yarn need to install from this registry with nothing
+ * but an `.npmrc` line (docs/PROTOCOL.md §11). Names are never proxied to another registry:
+ * an unknown package is a 404.
+ *
+ * Publishing stays publisher-signed: a plain `npm publish` is checked (so a malformed body gets
+ * a precise 400 and nothing is stored) and then refused with the command to use instead.
+ */
+
+import { Hono } from "hono";
+import semverValid from "semver/functions/valid.js";
+import { isPlainObject, namespaceOf, sha256, toHex, utf8 } from "../../core/index.js";
+import { serveArtifact } from "../artifacts.js";
+import { bearerToken, checkPublishScope, requireToken } from "../auth.js";
+import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
+import { ApiError, badRequest, handleError, notFound } from "../errors.js";
+import { readBounded } from "../json.js";
+import { namePaths, nameParam } from "../names.js";
+import { ABBREVIATED_TYPE, buildPackument, tarballPath } from "../npm/packument.js";
+import { checkNpmPublishBody } from "../npm/publish-body.js";
+import { checkTag } from "../publish.js";
+import { requireRead } from "./packages.js";
+
+export const npmRoutes = new Hono<AppEnv>();
+npmRoutes.onError((err, c) => handleError(err, c, "npm"));
+
+npmRoutes.get("/-/ping", (c) => c.json({}));
+
+npmRoutes.get("/-/whoami", async (c) => {
+  const token = await requireToken(c.var.deps.meta, bearerToken(c));
+  return c.json({ username: token.label || token.id });
+});
+
+npmRoutes.get("/-/v1/search", async (c) => {
+  await requireRead(c);
+  const text = (c.req.query("text") ?? "").slice(0, 200);
+  const size = Math.min(Math.max(Number(c.req.query("size") ?? 20) || 20, 1), 250);
+  const from = Math.max(Number(c.req.query("from") ?? 0) || 0, 0);
+  const { total, results } = await c.var.deps.meta.search(text, size, from);
+  return c.json({
+    objects: results.map((r) => {
+      const manifest = JSON.parse(r.manifest) as Record<string, unknown>;
+      return {
+        package: {
+          name: r.name,
+          scope: r.name.startsWith("@") ? r.name.slice(1, r.name.indexOf("/")) : "unscoped",
+          version: r.version,
+          ...(typeof manifest.description === "string" ? { description: manifest.description } : {}),
+          ...(Array.isArray(manifest.keywords) ? { keywords: manifest.keywords } : {}),
+          date: r.publishedAt,
+          links: {},
+          publisher: { username: r.publisherKeyid },
+        },
+        score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
+        searchScore: 1,
+      };
+    }),
+    total,
+    time: new Date().toUTCString(),
+  });
+});
+
+// dist-tags: GET, PUT (body: a JSON string, the version), DELETE.
+npmRoutes.on("GET", namePaths("/-/package", "/dist-tags"), async (c) => {
+  const name = nameParam(c);
+  await requireRead(c);
+  const { versions, tags } = await c.var.deps.meta.listVersions(name);
+  if (versions.length === 0) throw notFound(`${name} does not exist`);
+  return c.json(tags);
+});
+
+/** A publish token for the name's namespace (name already validated by nameParam). */
+async function requirePublisher(c: AppContext, name: string): Promise<void> {
+  checkPublishScope(await requireToken(c.var.deps.meta, bearerToken(c)), namespaceOf(name));
+}
+
+npmRoutes.on("PUT", namePaths("/-/package", "/dist-tags/:tag"), async (c) => {
+  const name = nameParam(c);
+  const tag = c.req.param("tag")!;
+  checkTag(tag);
+  await requirePublisher(c, name);
+  let version: unknown;
+  try {
+    version = JSON.parse(new TextDecoder().decode(await readBounded(c.req.raw.body, 1024)));
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest("malformed_json", 'the body must be a JSON string naming a version, e.g. "1.2.3"');
+  }
+  if (typeof version !== "string" || semverValid(version) !== version) throw badRequest("invalid_version", 'the body must be a JSON string naming a version, e.g. "1.2.3"');
+  if ((await c.var.deps.meta.setTag(name, tag, version)) === "no_version") throw notFound(`${name}@${version} does not exist`);
+  return c.json({ ok: true, [tag]: version }, 201);
+});
+
+npmRoutes.on("DELETE", namePaths("/-/package", "/dist-tags/:tag"), async (c) => {
+  const name = nameParam(c);
+  const tag = c.req.param("tag")!;
+  await requirePublisher(c, name);
+  if (tag === "latest") throw badRequest("invalid_tag", "the latest tag cannot be removed; point it at another version instead");
+  if ((await c.var.deps.meta.deleteTag(name, tag)) === "not_found") throw notFound(`${name} has no dist-tag "${tag.slice(0, 64)}"`);
+  return c.json({ ok: true });
+});
+
+// Tarballs: /<name>/-/<basename>-<version>.tgz, immutable, edge-cached by digest.
+npmRoutes.on("GET", namePaths("", "/-/:file"), async (c) => {
+  const name = nameParam(c);
+  await requireRead(c);
+  const file = c.req.param("file")!;
+  const prefix = `${name.replace(/^@[^/]+\//, "")}-`;
+  const version = file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
+  const row = version ? await c.var.deps.meta.getVersion(name, version) : null;
+  if (!row || row.manifest === null || tarballPath(name, version) !== `/${name}/-/${file}`) throw notFound(`no tarball ${file.slice(0, 120)} for ${name}`);
+  return serveArtifact(c, row, file);
+});
+
+/** Unpublishing would break immutability: refuse, and say what to do instead. */
+const immutable = () => {
+  throw new ApiError(405, "immutable", "versions are immutable on countersign and cannot be unpublished; deprecate them instead (npm deprecate)");
+};
+npmRoutes.on(["PUT", "DELETE"], namePaths("", "/-rev/:rev"), immutable);
+npmRoutes.on("DELETE", namePaths(""), immutable);
+
+npmRoutes.on("GET", namePaths("", "/:version"), async (c) => {
+  const name = nameParam(c);
+  await requireRead(c);
+  const spec = c.req.param("version")!;
+  const { versions, tags } = await c.var.deps.meta.listVersions(name);
+  const packument = buildPackument(versions, tags, registryOrigin(c), false) as { versions: Record<string, unknown>; "dist-tags": Record<string, string> } | null;
+  const version = packument?.versions[spec] ?? packument?.versions[packument["dist-tags"][spec] ?? ""];
+  if (!version) throw notFound(`${name}@${spec.slice(0, 64)} does not exist`);
+  return c.json(version);
+});
+
+// The packument: full, or abbreviated for installers; conditional with a strong ETag.
+npmRoutes.on("GET", namePaths(""), async (c) => {
+  const name = nameParam(c);
+  await requireRead(c);
+  const abbreviated = (c.req.header("accept") ?? "").includes(ABBREVIATED_TYPE) && c.req.query("write") === undefined;
+  const { versions, tags } = await c.var.deps.meta.listVersions(name);
+  const packument = buildPackument(versions, tags, registryOrigin(c), abbreviated);
+  if (!packument) throw notFound(`${name} is not in this registry`);
+  const text = JSON.stringify(packument);
+  const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
+  const headers = {
+    "Content-Type": `${abbreviated ? ABBREVIATED_TYPE : "application/json"}; charset=utf-8`,
+    ETag: etag,
+    Vary: "Accept, Authorization",
+    "Cache-Control": c.var.deps.config.readAccess === "public" ? "public, max-age=30" : "private, max-age=30",
+  };
+  if ((c.req.header("if-none-match") ?? "").split(",").some((t) => t.trim().replace(/^W\//, "") === etag)) return c.body(null, 304, headers);
+  return c.body(text, 200, headers);
+});
+
+// PUT /<name>: npm publish (refused: unsigned) or a metadata update (npm deprecate).
+npmRoutes.on("PUT", namePaths(""), async (c) => {
+  const name = nameParam(c);
+  await requirePublisher(c, name);
+  const limit = Math.ceil((c.var.deps.config.maxArtifactBytes * 4) / 3) + 1024 * 1024;
+  let body: unknown;
+  try {
+    body = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(await readBounded(c.req.raw.body, limit)));
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    throw badRequest("malformed_json", "the request body is not valid JSON");
+  }
+  if (!isPlainObject(body)) throw badRequest("invalid_body", "the request body must be a JSON object");
+
+  if (isPlainObject(body._attachments) && Object.keys(body._attachments).length > 0) {
+    await checkNpmPublishBody(name, body);
+    throw new ApiError(
+      403,
+      "publisher_signature_required",
+      `this registry accepts only publisher-signed packages; publish with: npx countersign publish <package-dir> --registry ${registryOrigin(c)}`,
+      { layer: "publisher" },
+    );
+  }
+
+  // npm deprecate: the whole packument comes back with `deprecated` set on some versions.
+  if (body.name !== name || !isPlainObject(body.versions)) throw badRequest("invalid_body", `expected the packument of ${name} with its versions`);
+  const { versions } = await c.var.deps.meta.listVersions(name);
+  if (versions.length === 0) throw notFound(`${name} does not exist`);
+  const stored = new Map(versions.map((v) => [v.version, v]));
+  const changes: { version: string; message: string | null }[] = [];
+  for (const [version, doc] of Object.entries(body.versions)) {
+    const row = stored.get(version);
+    if (!row) throw badRequest("unknown_version", `${name}@${version.slice(0, 64)} does not exist; new versions are published with countersign publish`);
+    const wanted = isPlainObject(doc) && typeof doc.deprecated === "string" && doc.deprecated !== "" ? doc.deprecated.slice(0, 1024) : null;
+    if (wanted !== row.deprecated) changes.push({ version, message: wanted });
+  }
+  await c.var.deps.meta.setDeprecations(name, changes);
+  return c.json({ ok: true, changed: changes.length });
+});
