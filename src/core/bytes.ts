@@ -30,14 +30,19 @@ export function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 /** Standard padded base64 (RFC 4648 §4). Returns `undefined` for anything non-canonical. */
 export function fromBase64(text: string): Uint8Array | undefined {
   if (typeof text !== "string" || !BASE64.test(text)) return undefined;
+  // Unused trailing bits must be zero (RFC 4648 §3.5), so "QQ==" and "QR==" cannot both decode
+  // to "A": with two padding characters the last data character carries 4 unused bits, with one, 2.
+  const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  if (padding && ALPHABET.indexOf(text[text.length - padding - 1]!) & (padding === 2 ? 0x0f : 0x03)) return undefined;
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  // Unused trailing bits must be zero: "QQ==" and "QR==" must not both decode to "A".
-  return toBase64(bytes) === text ? bytes : undefined;
+  return bytes;
 }
 
 /** Unpadded base64, as OpenSSH prints fingerprints. */

@@ -35,6 +35,22 @@ export type KeyProblem = "length" | "encoding" | "small-order" | "torsion";
  */
 export function checkPublicKey(publicKey: Uint8Array): KeyProblem | undefined {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) return "length";
+  // The point checks cost ~0.5 ms (a scalar multiplication by L); a lockfile repeats a few keys
+  // thousands of times. Bounded, so a stream of distinct keys cannot grow it without limit.
+  const id = toBase64(publicKey);
+  const known = checked.get(id);
+  if (known !== undefined) return known || undefined;
+  if (checked.size >= MAX_CACHED) checked.clear();
+  const problem = checkPoint(publicKey);
+  checked.set(id, problem ?? "");
+  return problem;
+}
+
+const MAX_CACHED = 4096;
+const checked = new Map<string, KeyProblem | "">();
+const fingerprints = new Map<string, Promise<string>>();
+
+function checkPoint(publicKey: Uint8Array): KeyProblem | undefined {
   let point: ed.Point;
   try {
     // Strict RFC 8032 decoding: y < p, and x = 0 only with the sign bit clear.
@@ -58,9 +74,16 @@ export function sshPublicKeyLine(publicKey: Uint8Array, comment = ""): string {
   return `ssh-ed25519 ${toBase64(sshPublicKeyBlob(publicKey))}${comment ? ` ${comment}` : ""}`;
 }
 
-export async function fingerprint(publicKey: Uint8Array): Promise<string> {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH) throw new RangeError(`"publicKey" expected 32 bytes, got ${publicKey.length}`);
-  return `SHA256:${toBase64NoPad(await sha256(sshPublicKeyBlob(publicKey)))}`;
+export function fingerprint(publicKey: Uint8Array): Promise<string> {
+  if (publicKey.length !== PUBLIC_KEY_LENGTH) return Promise.reject(new RangeError(`"publicKey" expected 32 bytes, got ${publicKey.length}`));
+  const id = toBase64(publicKey);
+  let fp = fingerprints.get(id);
+  if (!fp) {
+    if (fingerprints.size >= MAX_CACHED) fingerprints.clear();
+    fp = sha256(sshPublicKeyBlob(publicKey)).then((digest) => `SHA256:${toBase64NoPad(digest)}`);
+    fingerprints.set(id, fp);
+  }
+  return fp;
 }
 
 export function isFingerprint(text: unknown): text is string {
