@@ -9,9 +9,14 @@ import { checkPackageName } from "../core/index.js";
 import type { AppContext } from "./context.js";
 import { badRequest } from "./errors.js";
 
-/** Both URL shapes of `prefix/<name>suffix`. The scoped shape is listed first so it wins. */
+/**
+ * Both URL shapes of `prefix/<name>suffix`. The one-segment shape matches only an escaped
+ * scoped name or an unscoped one, so `/@acme/utils` can never be read as name `@acme` followed
+ * by another segment, whatever order routes are registered in. (Hono matches the raw path and
+ * decodes parameters afterwards.)
+ */
 export function namePaths(prefix: string, suffix = ""): string[] {
-  return [`${prefix}/:scope{@[^/%]+}/:base${suffix}`, `${prefix}/:name${suffix}`];
+  return [`${prefix}/:scope{@[^/%]+}/:base${suffix}`, `${prefix}/:name{(?:(?:@|%40)[^/]*%2[fF][^/]*|[^@/][^/]*)}${suffix}`];
 }
 
 /** The package name from either shape, validated (400 `invalid_name` otherwise). */

@@ -3,6 +3,7 @@
  * client as a user would drive it. Each of the three layers stops its own attack, named.
  */
 
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,6 +142,55 @@ describe("each layer alone stops its attack, named", () => {
     expect(out.stderr).toContain("binding layer rejected [untrusted_registry] in @acme");
     expect(out.stderr).toContain(`expected ${team.key.keyid}`);
     expect(out.stderr).toContain(`actual ${rogue.key.keyid}`);
+  });
+});
+
+describe("pin: a fingerprint is never learnt silently", () => {
+  const pinsFile = () => join(work, "countersign.json");
+
+  it("refuses without a fingerprint when nobody is at a terminal, and writes nothing", async () => {
+    const out = await cs(["pin", team.url, "--name", "team", "--namespace", "@acme"]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("pass --fingerprint");
+    expect(out.stderr).toContain(team.key.keyid);
+    expect(existsSync(pinsFile())).toBe(false);
+  });
+
+  it("refuses a fingerprint the registry does not have", async () => {
+    const out = await cs(["pin", rogue.url, "--name", "team", "--namespace", "@acme", "--fingerprint", team.key.keyid]);
+    expect(out.code).toBe(1);
+    expect(existsSync(pinsFile())).toBe(false);
+  });
+
+  it("writes the pin when the given fingerprint matches, and the wildcard rules", async () => {
+    const out = await cs(["pin", team.url, "--name", "team", "--namespace", "@acme", "--namespace", "@other", "--fingerprint", team.key.keyid]);
+    expect(out.code, out.stderr).toBe(0);
+    expect((await cs(["pin", "--rule", "@*=reject", "--rule", "*=allow"])).code).toBe(0);
+    expect(JSON.parse(readFileSync(pinsFile(), "utf8"))).toEqual({
+      version: 1,
+      registries: { team: { url: team.url, fingerprints: [team.key.keyid] } },
+      namespaces: { "@acme": "team", "@other": "team", "@*": "reject", "*": "allow" },
+    });
+  });
+
+  it("asks a person at a terminal, and pins only on an explicit yes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "countersign-tty-"));
+    const pinCommand = `node ${JSON.stringify(join(process.cwd(), "dist", "countersign.mjs"))} pin ${team.url} --name team --namespace @acme`;
+    const viaTerminal = (answer: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn("script", ["-qec", pinCommand, "/dev/null"], { cwd: dir, env: { ...process.env, TERM: "dumb" } });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stdout.once("data", () => setTimeout(() => child.stdin.write(`${answer}\n`), 300));
+        child.on("close", (code) => resolve({ code, out }));
+      });
+    const declined = await viaTerminal("no");
+    expect(declined.out).toContain(team.key.keyid);
+    expect(declined.code).not.toBe(0);
+    expect(existsSync(join(dir, "countersign.json"))).toBe(false);
+    const accepted = await viaTerminal("yes");
+    expect(accepted.code, accepted.out).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, "countersign.json"), "utf8")).registries.team.fingerprints).toEqual([team.key.keyid]);
   });
 });
 

@@ -50,6 +50,8 @@ npmRoutes.get("/-/v1/search", async (c) => {
           ...(Array.isArray(manifest.keywords) ? { keywords: manifest.keywords } : {}),
           date: r.publishedAt,
           links: {},
+          // npm's search output maps over maintainers; publishers are keys here, not accounts.
+          maintainers: [],
           publisher: { username: r.publisherKeyid },
         },
         score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
