@@ -9,6 +9,8 @@
  */
 
 import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -164,6 +166,38 @@ describe("3. the rogue registry tries harder", () => {
     expect((await npm(["install"], dir)).code).toBe(0);
     const { report } = await verify(dir);
     expect(report.packages[0]!.failure).toMatchObject({ layer: "binding", expected: team.key.keyid, actual: rogue.key.keyid });
+  });
+});
+
+describe("provenance from where a package was installed", () => {
+  it("a registry that serves no countersign provenance fails closed, and is never sent the token", async () => {
+    const seen: { url: string; authorization?: string }[] = [];
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url ?? "", ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      res.writeHead(404, { "content-type": "text/html" }).end("<h1>not here</h1>");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const plain = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const dir = writeConsumer(join(work, "plain-origin"), { registry: plain, resolved: true, dependencies: {}, pins: pins() });
+      writeFileSync(
+        join(dir, "package-lock.json"),
+        JSON.stringify({
+          name: "consumer",
+          lockfileVersion: 3,
+          packages: { "": { name: "consumer" }, "node_modules/@acme/utils": { version: "5.0.0", resolved: `${plain}/@acme/utils/-/utils-5.0.0.tgz`, integrity: `sha512-${"A".repeat(86)}==` } },
+        }),
+      );
+      const result = await runCli(["verify", "--json"], { cwd: dir, env: { COUNTERSIGN_TOKEN: "cs_secret_read_token" } });
+      expect(result.code).toBe(1);
+      const report = JSON.parse(result.stdout) as VerifyJson;
+      expect(report.packages[0]!.failure).toMatchObject({ layer: "binding", code: "not_countersigned", expected: team.key.keyid, actual: "none" });
+      expect(report.packages[0]!.failure!.message).toContain(`${plain}, where it was installed from, serves no countersign provenance`);
+      expect(seen.length).toBeGreaterThan(0);
+      expect(seen.every((r) => r.authorization === undefined)).toBe(true);
+    } finally {
+      server.close();
+    }
   });
 });
 
