@@ -1,6 +1,7 @@
 // Builds what runs outside wrangler, with esbuild (≈100 ms):
 //   dist/countersign.mjs  the client CLI (package.json "bin")
 //   dist/start.mjs        `npm start`
+//   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
 import { build } from "esbuild";
 import { chmodSync } from "node:fs";
@@ -15,6 +16,8 @@ const banner = { js: "#!/usr/bin/env node\nimport { createRequire as __countersi
 await Promise.all([
   build({ ...node, entryPoints: ["scripts/cli/main.ts"], outfile: "dist/countersign.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner }),
+  build({ ...node, entryPoints: ["scripts/runtime/hook.ts"], outfile: "dist/hook.mjs", banner }),
+  build({ ...node, entryPoints: ["scripts/runtime/loader.ts"], outfile: "dist/hook-loader.mjs", banner }),
   build({
     entryPoints: ["src/worker/index.ts"],
     outfile: "dist/worker.mjs",

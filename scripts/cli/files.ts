@@ -6,10 +6,11 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { unpackTar } from "modern-tar";
+import { Readable } from "node:stream";
+import { fileEntries, readPackage, type FileEntry } from "../../src/core/index.js";
 import { CliError, EXIT, usageError } from "./errors.js";
 
 export interface FileDigests {
@@ -42,21 +43,43 @@ export function npmPack(dir: string): { file: string; name: string; version: str
   return { file: join(out, packed.filename.replace(/^@[^/]+\//, "").replace("/", "-")), name: packed.name, version: packed.version };
 }
 
-/** name and version from `package/package.json` inside an npm tarball, or undefined. */
-export async function npmTarballManifest(file: string): Promise<{ name: string; version: string } | undefined> {
-  try {
-    const entries = await unpackTar(new Blob([readFileSync(file)]).stream().pipeThrough(new DecompressionStream("gzip")), {
-      filter: (header) => header.name === "package/package.json",
-    });
-    const manifest = entries[0]?.data ? JSON.parse(new TextDecoder().decode(entries[0].data)) : undefined;
-    return typeof manifest?.name === "string" && typeof manifest?.version === "string" ? { name: manifest.name, version: manifest.version } : undefined;
-  } catch {
-    return undefined;
+/** Native SHA-256 of a Web stream: the file hasher for core/package.ts on Node. */
+export async function sha256OfStream(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const hash = createHash("sha256");
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return hash.digest("hex");
+    hash.update(value);
   }
 }
 
+/**
+ * Reads an npm tarball with the same rules the registry applies (core/package.ts): its name,
+ * version and every file's digest. Undefined when the file is not an npm package at all.
+ */
+export async function readNpmTarball(file: string): Promise<{ name: string; version: string; files: FileEntry[] } | undefined> {
+  const result = await readPackage(Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, sha256OfStream);
+  if ("notPackage" in result) return undefined;
+  if (!result.ok) throw new CliError(`${file} is not a valid npm package: ${result.error}`, EXIT.usage);
+  const { manifest, files } = result.value;
+  if (typeof manifest.name !== "string" || typeof manifest.version !== "string") throw new CliError(`${file}: package.json has no name or version`, EXIT.usage);
+  return { name: manifest.name, version: manifest.version, files: fileEntries(files) };
+}
+
+/** What to publish: the file, its name and version, and for npm packages their file digests. */
+export interface Artifact {
+  file: string;
+  name: string;
+  version: string;
+  /** Per-file digests, for npm packages. */
+  files?: FileEntry[];
+  /** The package directory, when publishing a directory. */
+  dir?: string;
+}
+
 /** Resolves what to publish: a directory (npm pack), an npm tarball, or any file with --name/--version. */
-export async function resolveArtifact(path: string, name?: string, version?: string): Promise<{ file: string; name: string; version: string }> {
+export async function resolveArtifact(path: string, name?: string, version?: string): Promise<Artifact> {
   let stats;
   try {
     stats = statSync(path);
@@ -68,14 +91,15 @@ export async function resolveArtifact(path: string, name?: string, version?: str
     if ((name && name !== packed.name) || (version && version !== packed.version)) {
       throw usageError(`${path}/package.json is ${packed.name}@${packed.version}, not ${name ?? packed.name}@${version ?? packed.version}`);
     }
-    return packed;
+    const contents = await readNpmTarball(packed.file);
+    return { ...packed, ...(contents ? { files: contents.files } : {}), dir: path };
   }
-  const manifest = await npmTarballManifest(path);
-  if (manifest) {
-    if ((name && name !== manifest.name) || (version && version !== manifest.version)) {
-      throw usageError(`${path} is an npm tarball of ${manifest.name}@${manifest.version}, not ${name ?? manifest.name}@${version ?? manifest.version}`);
+  const contents = await readNpmTarball(path);
+  if (contents) {
+    if ((name && name !== contents.name) || (version && version !== contents.version)) {
+      throw usageError(`${path} is an npm tarball of ${contents.name}@${contents.version}, not ${name ?? contents.name}@${version ?? contents.version}`);
     }
-    return { file: path, ...manifest };
+    return { file: path, ...contents };
   }
   if (!name || !version) throw usageError(`${path} is not an npm tarball: pass --name and --version`);
   return { file: path, name, version };

@@ -10,6 +10,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { CliError, EXIT } from "./errors.js";
+import { LOCKFILES } from "./lockfile-names.js";
+
+export { LOCKFILES };
 
 export interface LockedPackage {
   name: string;
@@ -24,7 +27,6 @@ export interface LockedPackage {
   lockfile: string;
 }
 
-export const LOCKFILES = ["package-lock.json", "pnpm-lock.yaml"] as const;
 
 function bad(file: string, problem: string): CliError {
   return new CliError(`${file}: ${problem}`, EXIT.usage);

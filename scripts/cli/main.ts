@@ -5,16 +5,19 @@
  */
 
 import { parse, type Command } from "./command.js";
+import { add } from "./commands/add.js";
 import { admin } from "./commands/admin.js";
 import { fetchArtifact, verifyArtifact } from "./commands/fetch.js";
 import { identity } from "./commands/identity.js";
+import { inspect } from "./commands/inspect.js";
 import { keygen, registryKeygen } from "./commands/keys.js";
 import { pin } from "./commands/pin.js";
 import { publish } from "./commands/publish.js";
+import { review } from "./commands/review.js";
 import { verify } from "./commands/verify.js";
 import { CliError, EXIT } from "./errors.js";
 
-const COMMANDS: Command[] = [keygen, publish, pin, verify, fetchArtifact, verifyArtifact, identity, admin, registryKeygen];
+const COMMANDS: Command[] = [keygen, publish, pin, verify, add, fetchArtifact, verifyArtifact, inspect, review, identity, admin, registryKeygen];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

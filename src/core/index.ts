@@ -4,6 +4,7 @@
  * shared by the Worker and the client. Runtime-agnostic: Web standards only.
  */
 
+export * from "./attributes.js";
 export * from "./bytes.js";
 export * from "./digest.js";
 export * from "./dsse.js";
@@ -12,7 +13,10 @@ export * from "./keys.js";
 export * from "./names.js";
 export * from "./package.js";
 export * from "./pins.js";
+export * from "./policy.js";
+export * from "./receipt.js";
 export * from "./result.js";
+export * from "./review.js";
 export * from "./schema.js";
 export * from "./signature.js";
 export * from "./statement.js";

@@ -21,6 +21,9 @@
 import semverValid from "semver/functions/valid.js";
 
 export const MAX_NAME_LENGTH = 214;
+/** In pins and policies: any scope not otherwise listed, and any unscoped name. */
+export const ANY_SCOPE = "@*";
+export const ANY_UNSCOPED = "*";
 export const MAX_VERSION_LENGTH = 256;
 
 const PART = "[a-z0-9][a-z0-9._-]*";

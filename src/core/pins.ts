@@ -23,13 +23,12 @@
 
 import * as z from "zod/mini";
 import { isFingerprint } from "./keys.js";
-import { checkNamespace, namespaceOf } from "./names.js";
+import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, namespaceOf } from "./names.js";
+import { parsePolicy } from "./policy.js";
 import { fail, ok, type Result } from "./result.js";
 import { parseWith } from "./schema.js";
 
 export const PINS_FILE = "countersign.json";
-export const ANY_SCOPE = "@*";
-export const ANY_UNSCOPED = "*";
 
 const RegistryName = z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "registry names are lowercase a-z 0-9 . _ -"));
 
@@ -42,7 +41,7 @@ const PinsSchema = z.strictObject({
   version: z.literal(1),
   registries: z.record(RegistryName, RegistryPin),
   namespaces: z.record(z.string(), z.string()),
-  /** Governance rules over signed attributes; see policy.ts. Kept opaque here. */
+  /** Governance rules over signed attributes, checked by policy.ts. */
   policy: z.optional(z.unknown()),
 });
 
@@ -75,6 +74,8 @@ export function parsePins(value: unknown): Result<Pins> {
       return fail(`namespaces: "${namespace}" refers to registry "${target}", which is not in registries (or use "allow" / "reject")`);
     }
   }
+  const policy = parsePolicy(pins.policy);
+  if (!policy.ok) return policy;
   return ok(pins);
 }
 

@@ -18,10 +18,12 @@
 import { fromUtf8, toBase64, toHex, utf8 } from "./bytes.js";
 import { sha256, type ArtifactDigests } from "./digest.js";
 import { signEnvelope, type Envelope, type OpenedEnvelope } from "./dsse.js";
-import { fingerprint, isFingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
+import { fingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
 import { checkPackageName, checkVersion, purl } from "./names.js";
 import { fail, ok, type Result } from "./result.js";
 import * as z from "zod/mini";
+import { Attributes } from "./attributes.js";
+import { Fingerprint, hex, Size, Subject, Timestamp } from "./fields.js";
 import { parseWith } from "./schema.js";
 import { encodeSignature, type Signer } from "./signature.js";
 
@@ -30,18 +32,6 @@ export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const PUBLISH_PREDICATE = "https://countersign.dev/attestation/publish/v1";
 export const COUNTERSIGN_PREDICATE = "https://countersign.dev/attestation/countersign/v1";
 
-const hex = (bytes: number) => z.string().check(z.regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`), `expected ${bytes * 2} lowercase hex digits`));
-const Fingerprint = z.string().check(z.refine(isFingerprint, "expected a SHA256: fingerprint"));
-const Timestamp = z.iso.datetime({ offset: false, precision: 3, error: "expected an RFC 3339 UTC time with milliseconds" });
-const Size = z.number().check(z.int(), z.nonnegative(), z.lte(Number.MAX_SAFE_INTEGER));
-
-const Subject = z.strictObject({
-  name: z.string(),
-  digest: z.strictObject({ sha256: hex(32), sha512: hex(64) }),
-});
-
-/** Signed attributes. Unknown attribute names are rejected, so none can be smuggled in unseen. */
-const Attributes = z.strictObject({});
 
 const PublishPredicate = z.strictObject({
   name: z.string(),
@@ -77,7 +67,6 @@ const CountersignStatementSchema = statement(COUNTERSIGN_PREDICATE, CountersignP
 
 export type PublishStatement = z.infer<typeof PublishStatementSchema>;
 export type CountersignStatement = z.infer<typeof CountersignStatementSchema>;
-export type Attributes = z.infer<typeof Attributes>;
 
 export interface PublishInput {
   name: string;

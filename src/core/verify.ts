@@ -30,7 +30,8 @@ import { isPlainObject, openEnvelope, verifyEnvelope, type Envelope, type Opened
 import { checkPackageName, checkVersion } from "./names.js";
 import { fail, ok, type Result } from "./result.js";
 import { encodeSignature } from "./signature.js";
-import { IN_TOTO_PAYLOAD_TYPE, parseCountersignStatement, parsePublishStatement, type Attributes } from "./statement.js";
+import type { Attributes } from "./attributes.js";
+import { IN_TOTO_PAYLOAD_TYPE, parseCountersignStatement, parsePublishStatement } from "./statement.js";
 
 export const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
 
@@ -41,7 +42,8 @@ export interface Bundle {
   countersignature: Envelope;
 }
 
-export type Layer = "integrity" | "publisher" | "registry" | "binding";
+/** The cryptographic layers, and "policy" for the consumer's governance rules (policy.ts). */
+export type Layer = "integrity" | "publisher" | "registry" | "binding" | "policy";
 
 export type FailureCode =
   | "invalid_request"
@@ -55,12 +57,15 @@ export type FailureCode =
   | "publisher_key_mismatch"
   | "bad_publisher_signature"
   | "digest_mismatch"
-  | "size_mismatch";
+  | "size_mismatch"
+  | "policy_rejected";
 
 export interface VerifyFailure {
   layer: Layer;
   code: FailureCode;
   message: string;
+  /** For policy failures: the rule that rejected the package. */
+  rule?: string;
   name: string;
   version: string;
   namespace: string;

@@ -27,10 +27,13 @@ import {
   IN_TOTO_PAYLOAD_TYPE,
   MAX_STATEMENT_BYTES,
   openEnvelope,
+  diffFiles,
+  fileEntries,
   parsePublishStatement,
   readPackage,
   verifyEnvelope,
   type Bundle,
+  type FileEntry,
   type Signer,
 } from "../core/index.js";
 import { checkPublishScope, hashToken } from "./auth.js";
@@ -188,7 +191,8 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   }
   if (stored.status === "rejected") throw new ApiError(503, "storage_unavailable", "artifact storage failed; nothing was published, retry the same upload");
   await upload.end();
-  const manifest = npmManifest(inspected, req);
+  const contents = npmContents(inspected, req);
+  checkSignedFiles(predicate.attributes.files, contents?.files);
 
   // Countersign and commit.
   const sequence = await meta.nextSequence();
@@ -206,7 +210,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
     sha1: digests.sha1,
     publisherKeyid: envelope.keyid,
     bundle: JSON.stringify(bundle),
-    manifest: manifest && JSON.stringify(manifest),
+    manifest: contents && JSON.stringify(contents.manifest),
     publishedAt: now.toISOString(),
     deprecated: null,
   };
@@ -216,19 +220,26 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
 }
 
 /**
- * The package.json of an npm tarball (whose name and version must be the published ones), null
- * for any other artifact. An npm tarball that breaks core/package.ts's rules is refused.
+ * The package.json and files of an npm tarball (whose name and version must be the published
+ * ones), null for any other artifact. An npm tarball that breaks core/package.ts's rules is refused.
  */
-function npmManifest(inspected: PromiseSettledResult<Awaited<ReturnType<typeof readPackage>>>, req: PublishRequest): Record<string, unknown> | null {
+function npmContents(inspected: PromiseSettledResult<Awaited<ReturnType<typeof readPackage>>>, req: PublishRequest): { manifest: Record<string, unknown>; files: FileEntry[] } | null {
   if (inspected.status === "rejected") throw inspected.reason;
   const result = inspected.value;
   if ("notPackage" in result) return null;
   if (!result.ok) throw badRequest("malformed_package", `npm package: ${result.error}`);
-  const { manifest } = result.value;
+  const { manifest, files } = result.value;
   if (manifest.name !== req.name || manifest.version !== req.version) {
     throw badRequest("manifest_mismatch", `package.json says ${String(manifest.name).slice(0, 100)}@${String(manifest.version).slice(0, 50)}, but this publishes ${req.name}@${req.version}`);
   }
-  return manifest;
+  return { manifest, files: fileEntries(files) };
+}
+
+/** Signed per-file digests must be exactly the tarball's, recomputed here. */
+function checkSignedFiles(signed: FileEntry[] | undefined, actual: FileEntry[] | undefined): void {
+  if (!signed) return;
+  const difference = actual ? diffFiles(signed, actual) : "the artifact is not an npm package";
+  if (difference) throw new ApiError(400, "files_mismatch", `signed per-file digests do not match the tarball: ${difference}`, { layer: "integrity" });
 }
 
 /** `latest` only moves forward in semver order; any other tag moves to the new version. */

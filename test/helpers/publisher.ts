@@ -9,13 +9,18 @@ import {
   ARTIFACT_MEMBER,
   artifactDigests,
   createSigner,
+  fileEntries,
+  readPackage,
+  toHex,
   generateKeyPair,
   signPublishStatement,
   STATEMENT_MEMBER,
   toBase64,
   utf8,
+  type Attributes,
   type Envelope,
   type KeyPair,
+  type FileEntry,
   type Signer,
 } from "../../src/core/index.js";
 
@@ -35,9 +40,9 @@ export interface UploadParts {
   bytes: Uint8Array;
 }
 
-export async function signedParts(publisher: Publisher, name: string, version: string, bytes: Uint8Array, overrides: { size?: number; digestsOf?: Uint8Array } = {}): Promise<UploadParts> {
+export async function signedParts(publisher: Publisher, name: string, version: string, bytes: Uint8Array, overrides: { size?: number; digestsOf?: Uint8Array; attributes?: Attributes } = {}): Promise<UploadParts> {
   const digests = await artifactDigests(overrides.digestsOf ?? bytes);
-  const envelope = await signPublishStatement({ name, version, digests, size: overrides.size ?? bytes.length, publisher: publisher.signer });
+  const envelope = await signPublishStatement({ name, version, digests, size: overrides.size ?? bytes.length, publisher: publisher.signer, ...(overrides.attributes ? { attributes: overrides.attributes } : {}) });
   return { envelope, bytes };
 }
 
@@ -51,3 +56,11 @@ export async function uploadBody(parts: UploadParts, members?: { name: string; d
 }
 
 export const encodeName = (name: string) => encodeURIComponent(name).replace(/^%40/, "@");
+
+/** Per-file digests of an npm tarball, read with the same core function the registry uses. */
+export async function fileDigests(tarball: Uint8Array): Promise<FileEntry[]> {
+  const hash = async (stream: ReadableStream<Uint8Array>) => toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", await new Response(stream).arrayBuffer())));
+  const result = await readPackage(new Blob([tarball as Uint8Array<ArrayBuffer>]).stream(), hash);
+  if ("notPackage" in result || !result.ok) throw new Error("not an npm package");
+  return fileEntries(result.value.files);
+}

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { fromBase64, keyPairFromSeed, sriFromHex, toBase64, toHex, verifyBundle, type Bundle } from "../../src/core/index.js";
-import { newPublisher, signedParts, type Publisher } from "../helpers/publisher.js";
+import { fromBase64, keyPairFromSeed, signReview, sriFromHex, toBase64, toHex, verifyBundle, type Bundle, type Signer } from "../../src/core/index.js";
+import { fileDigests, newPublisher, signedParts, type Publisher } from "../helpers/publisher.js";
 import { gzipTar, npmTarball } from "../helpers/tarball.js";
 import { admin, call, enrol, errorOf, ORIGIN, publishParts, SIGNING_KEY } from "./helpers.js";
 
@@ -242,5 +242,74 @@ describe("POST /-/countersign/v1/bundles", () => {
   it("refuses oversized requests", async () => {
     const packages = Array.from({ length: 2001 }, (_, i) => `@npm/pkg@1.0.${i}`);
     expect(await errorOf(await call("POST", "/-/countersign/v1/bundles", { body: { packages } }))).toMatchObject({ status: 400, code: "invalid_body" });
+  });
+});
+
+describe("signed per-file digests", () => {
+  async function publishWithFiles(name: string, edit: (files: import("../../src/core/index.js").FileEntry[]) => void, bytes?: Uint8Array) {
+    const tarball = bytes ?? (await npmTarball({ name, version: "1.0.0" }, { "index.js": "module.exports = 1;\n", "lib/util.js": "exports.x = 2;\n" }));
+    const files = await fileDigests(await npmTarball({ name, version: "1.0.0" }, { "index.js": "module.exports = 1;\n", "lib/util.js": "exports.x = 2;\n" }));
+    edit(files);
+    return publishParts(name, "1.0.0", await signedParts(publisher, name, "1.0.0", tarball, { attributes: { files } }), token);
+  }
+
+  it("accepts a file list that is exactly the tarball's, and serves it in the bundle", async () => {
+    expect((await publishWithFiles("@npm/files-ok", () => {})).status).toBe(201);
+    const doc = (await (await call("GET", "/@npm%2ffiles-ok")).json()) as Record<string, any>;
+    expect(doc.versions["1.0.0"].countersign).toMatchObject({ files: 3, ai: null, reviews: 0 });
+  });
+
+  it.each([
+    ["a changed digest", (f: any[]) => (f[0].sha256 = "0".repeat(64)), "differs from its signed digest"],
+    ["a missing file", (f: any[]) => f.pop(), "not in the signed list"],
+    ["an extra file", (f: any[]) => f.push({ path: "ghost.js", size: 1, sha256: "0".repeat(64) }), "signed but not in the tarball"],
+  ])("refuses %s → 400 files_mismatch (integrity)", async (_label, edit, reason) => {
+    const error = await errorOf(await publishWithFiles("@npm/files-bad", edit));
+    expect(error).toMatchObject({ status: 400, code: "files_mismatch", layer: "integrity" });
+    expect(error.message).toContain(reason);
+  });
+
+  it("refuses a file list for an artifact that is not an npm package", async () => {
+    const error = await errorOf(await publishWithFiles("@npm/files-blob", () => {}, new Uint8Array([1, 2, 3])));
+    expect(error).toMatchObject({ status: 400, code: "files_mismatch" });
+  });
+});
+
+describe("reviews", () => {
+  const path = "/-/countersign/v1/packages/@npm%2fpkg/1.0.0/reviews";
+  let target: { name: string; version: string; digests: { sha256: string; sha512: string } };
+
+  beforeAll(async () => {
+    const bytes = tarballs.get("@npm/pkg@1.0.0")!;
+    target = { name: "@npm/pkg", version: "1.0.0", digests: { sha256: toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes))), sha512: await sha512Of(bytes) } };
+  });
+
+  it("attaches a valid review once, and serves it in the bundle and packument", async () => {
+    const reviewer = await newPublisher();
+    const review = await signReview(target, reviewer.signer, { note: "looked at everything" });
+    expect((await call("POST", path, { body: review })).status).toBe(401);
+    expect(await (await call("POST", path, { body: review, token })).json()).toEqual({ name: "@npm/pkg", version: "1.0.0", reviewer: reviewer.key.keyid, verdict: "approved" });
+    expect(await errorOf(await call("POST", path, { body: review, token }))).toMatchObject({ status: 409, code: "review_exists" });
+    const bundle = (await (await call("GET", "/-/countersign/v1/packages/@npm%2fpkg/1.0.0")).json()) as Bundle & { reviews: unknown[] };
+    expect(bundle.reviews).toEqual([review]);
+    expect((await (await call("GET", path)).json()) as unknown).toEqual({ reviews: [review] });
+    const batch = (await (await call("POST", "/-/countersign/v1/bundles", { body: { packages: ["@npm/pkg@1.0.0"] } })).json()) as { bundles: Record<string, { reviews: unknown[] }> };
+    expect(batch.bundles["@npm/pkg@1.0.0"]!.reviews).toEqual([review]);
+    const doc = (await (await call("GET", "/@npm%2fpkg", { headers: { accept: "application/vnd.npm.install-v1+json" } })).json()) as Record<string, any>;
+    expect(doc.versions["1.0.0"].dist.countersign.reviews).toEqual([review]);
+  });
+
+  it.each([
+    ["of another version", async (signer: Signer) => signReview({ ...target, version: "1.1.0" }, signer)],
+    ["of other bytes", async (signer: Signer) => signReview({ ...target, digests: { ...target.digests, sha512: "0".repeat(128) } }, signer)],
+    ["with a forged signature", async (signer: Signer) => {
+      const review = await signReview(target, signer);
+      review.signatures[0]!.sig = toBase64(new Uint8Array(64).fill(7));
+      return review;
+    }],
+    ["that is not a review", async () => ({ payloadType: "x", payload: "", signatures: [] })],
+  ])("refuses a review %s → 400 invalid_review", async (_label, make) => {
+    const reviewer = await newPublisher();
+    expect(await errorOf(await call("POST", path, { body: await make(reviewer.signer), token }))).toMatchObject({ status: 400, code: "invalid_review" });
   });
 });

@@ -33,7 +33,8 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
   return 0;
 }
 
-async function download(url: string, path: string): Promise<FileDigests> {
+/** Streams a URL to a file while hashing it natively. */
+export async function download(url: string, path: string): Promise<FileDigests> {
   const response = await request(url);
   const hashes = { sha1: createHash("sha1"), sha256: createHash("sha256"), sha512: createHash("sha512") };
   let size = 0;

@@ -19,6 +19,7 @@ import {
   verifyBundle,
   type Bundle,
 } from "../../../src/core/index.js";
+import { AI_OPTIONS, AI_USAGE, aiAttribute } from "../ai.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { resolveArtifact, hashFile } from "../files.js";
@@ -51,7 +52,7 @@ function uploadBody(statement: Uint8Array, file: string, size: number): Readable
 export const publish: Command = {
   name: "publish",
   summary: "sign an artifact (a file, an npm tarball, or a package directory) and publish it",
-  usage: "countersign publish <file|dir> --registry URL [--key FILE] [--name N --version V] [--tag TAG] [--fingerprint SHA256:...] [--bundle-out FILE] [--json]\n  token: $COUNTERSIGN_TOKEN (or --token)",
+  usage: `countersign publish <file|dir> --registry URL [--key FILE] [--name N --version V] [--tag TAG] [--fingerprint SHA256:...] [--bundle-out FILE] [--json]\n${AI_USAGE}\n  token: $COUNTERSIGN_TOKEN (or --token)`,
   options: {
     ...REGISTRY_OPTION,
     key: { type: "string", short: "k" },
@@ -61,6 +62,7 @@ export const publish: Command = {
     tag: { type: "string" },
     fingerprint: { type: "string" },
     "bundle-out": { type: "string" },
+    ...AI_OPTIONS,
     ...JSON_OPTION,
   },
   async run(values, positionals) {
@@ -69,9 +71,12 @@ export const publish: Command = {
     const token = str(values, "token") ?? process.env.COUNTERSIGN_TOKEN;
     if (!token) throw usageError("no publish token: set COUNTERSIGN_TOKEN (or pass --token)");
     const pair = await readKeyFile(str(values, "key"));
-    const { file, name, version } = await resolveArtifact(positionals[0]!, str(values, "name"), str(values, "version"));
+    const artifact = await resolveArtifact(positionals[0]!, str(values, "name"), str(values, "version"));
+    const { file, name, version } = artifact;
+    const ai = aiAttribute(values, artifact.dir);
     const digests = await hashFile(file);
-    const envelope = await signPublishStatement({ name, version, digests, size: digests.size, publisher: await createSigner(pair) });
+    const attributes = { ...(ai ? { ai } : {}), ...(artifact.files ? { files: artifact.files } : {}) };
+    const envelope = await signPublishStatement({ name, version, digests, size: digests.size, publisher: await createSigner(pair), attributes });
     const statement = utf8(JSON.stringify(envelope));
 
     const tag = str(values, "tag");
@@ -100,6 +105,8 @@ export const publish: Command = {
         `integrity:        ${response.integrity}`,
         `publisher key:    ${v.publisher.keyid}`,
         `countersigned by: ${v.registry.keyid} (${v.registry.origin})${pinned ? " — matches --fingerprint" : ""}`,
+        ...(artifact.files ? [`file digests:     ${artifact.files.length} files signed`] : []),
+        ...(ai ? [`AI provenance:    ${ai.contribution}${ai.models.length ? ` (${ai.models.map((m) => m.name).join(", ")})` : ""}`] : []),
       ],
       { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, bundle: response.bundle },
     );

@@ -12,7 +12,7 @@
 
 import semverCompare from "semver/functions/compare.js";
 import semverPrerelease from "semver/functions/prerelease.js";
-import { sriFromHex } from "../../core/index.js";
+import { fromBase64, fromUtf8, sriFromHex } from "../../core/index.js";
 import type { VersionRow } from "../storage/meta.js";
 
 export const ABBREVIATED_TYPE = "application/vnd.npm.install-v1+json";
@@ -59,7 +59,7 @@ function versionDocument(row: VersionRow, origin: string, abbreviated: boolean):
     const scripts = manifest.scripts as Record<string, unknown> | undefined;
     if (scripts && INSTALL_SCRIPTS.some((s) => typeof scripts[s] === "string")) doc.hasInstallScript = true;
   } else {
-    Object.assign(doc, manifest, { _id: `${row.name}@${row.version}` });
+    Object.assign(doc, manifest, { _id: `${row.name}@${row.version}` }, { countersign: provenanceSummary(row) });
   }
   doc.name = row.name;
   doc.version = row.version;
@@ -67,6 +67,17 @@ function versionDocument(row: VersionRow, origin: string, abbreviated: boolean):
   else delete doc.deprecated;
   doc.dist = dist;
   return doc;
+}
+
+/**
+ * A readable digest of the signed attributes for people browsing the full packument. It is
+ * derived from `dist.countersign`, which is what verifiers check; this summary is not signed.
+ */
+function provenanceSummary(row: VersionRow): Record<string, unknown> {
+  const bundle = JSON.parse(row.bundle) as { publisher: { payload: string } };
+  const statement = JSON.parse(fromUtf8(fromBase64(bundle.publisher.payload)!)) as { predicate: { attributes: { ai?: unknown; files?: unknown[] } } };
+  const { ai, files } = statement.predicate.attributes;
+  return { publisher: row.publisherKeyid, sequence: row.sequence, ai: ai ?? null, files: files?.length ?? null, reviews: row.reviews?.length ?? 0 };
 }
 
 /** `latest` if tagged, else the highest release (or highest version) so installs still resolve. */

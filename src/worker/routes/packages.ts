@@ -6,6 +6,8 @@
  *     GET  /packages/<name>                          versions and dist-tags
  *     GET  /packages/<name>/<version>                provenance bundle (publisher envelope + countersignature)
  *     GET  /packages/<name>/<version>/artifact       the bytes
+ *     POST /packages/<name>/<version>/reviews        attach a reviewer-signed review (review.ts)
+ *     GET  /packages/<name>/<version>/reviews        the reviews attached so far
  *     POST /bundles  { "packages": ["name@version", …] }   many bundles in one request (verify)
  *
  * `<name>` is `@scope%2fname` or `@scope/name` (names.ts).
@@ -13,11 +15,11 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { checkPackageName, checkVersion, sriFromHex } from "../../core/index.js";
+import { checkPackageName, checkVersion, sriFromHex, verifyReview } from "../../core/index.js";
 import { serveArtifact, cacheControl } from "../artifacts.js";
 import { bearerToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
-import { notFound } from "../errors.js";
+import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { publishVersion } from "../publish.js";
@@ -67,7 +69,25 @@ packageRoutes.on("GET", namePaths("/packages", "/:version/artifact"), async (c) 
 
 packageRoutes.on("GET", namePaths("/packages", "/:version"), async (c) => {
   const row = await findVersion(c);
-  return c.body(row.bundle, 200, { "Content-Type": "application/json", "Cache-Control": cacheControl(c) });
+  // Not immutable: reviews can be attached later (the signed parts never change).
+  return c.body(row.bundle, 200, { "Content-Type": "application/json", "Cache-Control": c.var.deps.config.readAccess === "public" ? "public, max-age=60" : "private, max-age=60" });
+});
+
+packageRoutes.on("POST", namePaths("/packages", "/:version/reviews"), async (c) => {
+  const row = await findVersion(c);
+  // Reviews authenticate themselves; a token (any scope) keeps anonymous spam out.
+  await requireToken(c.var.deps.meta, bearerToken(c));
+  const envelope = await readJson(c, z.unknown());
+  const review = await verifyReview(envelope, { name: row.name, version: row.version, digests: { sha256: row.sha256, sha512: row.sha512 } });
+  if (!review.ok) throw badRequest("invalid_review", review.error);
+  const outcome = await c.var.deps.meta.addReview({ name: row.name, version: row.version, keyid: review.value.keyid, verdict: review.value.verdict, envelope: JSON.stringify(envelope), createdAt: c.var.deps.now().toISOString() });
+  if (outcome === "exists") throw new ApiError(409, "review_exists", `${review.value.keyid} has already reviewed ${row.name}@${row.version}; reviews are immutable`);
+  return c.json({ name: row.name, version: row.version, reviewer: review.value.keyid, verdict: review.value.verdict }, 201);
+});
+
+packageRoutes.on("GET", namePaths("/packages", "/:version/reviews"), async (c) => {
+  const row = await findVersion(c);
+  return c.body(`{"reviews":[${(row.reviews ?? []).join(",")}]}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });
 
 packageRoutes.on("GET", namePaths("/packages"), async (c) => {

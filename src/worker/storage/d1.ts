@@ -76,6 +76,24 @@ const toToken = (r: TokenRecord): TokenRow => ({
   revokedAt: r.revoked_at,
 });
 
+interface ReviewRecord {
+  version: string;
+  envelope: string;
+}
+
+/** Stored bundles never contain reviews; reads splice them in (JSON text, no re-parse). */
+export function bundleWithReviews(bundle: string, reviews: string[]): string {
+  return reviews.length ? `${bundle.slice(0, -1)},"reviews":[${reviews.join(",")}]}` : bundle;
+}
+
+function withReviews(rows: VersionRow[], reviews: ReviewRecord[]): VersionRow[] {
+  for (const row of rows) {
+    row.reviews = reviews.filter((r) => r.version === row.version).map((r) => r.envelope);
+    row.bundle = bundleWithReviews(row.bundle, row.reviews);
+  }
+  return rows;
+}
+
 const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(err.message);
 
 export function d1MetaStore(db: D1Database): MetaStore {
@@ -199,32 +217,64 @@ export function d1MetaStore(db: D1Database): MetaStore {
     },
 
     async getVersion(name, version) {
-      const row = await db.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`).bind(name, version).first<VersionRecord>();
-      return row ? toVersion(row) : null;
+      const [rows, reviews] = await db.batch<unknown>([
+        db.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? AND version = ?`).bind(name, version),
+        db.prepare("SELECT version, envelope FROM reviews WHERE name = ? AND version = ? ORDER BY created_at, reviewer_keyid").bind(name, version),
+      ]);
+      const row = rows!.results[0] as VersionRecord | undefined;
+      return row ? withReviews([toVersion(row)], reviews!.results as ReviewRecord[])[0]! : null;
     },
 
     async listVersions(name) {
-      const [versions, tags] = await db.batch<unknown>([
+      const [versions, tags, reviews] = await db.batch<unknown>([
         db.prepare(`SELECT ${VERSION_COLUMNS} FROM versions WHERE name = ? ORDER BY sequence`).bind(name),
         db.prepare("SELECT tag, version FROM dist_tags WHERE name = ? ORDER BY tag").bind(name),
+        db.prepare("SELECT version, envelope FROM reviews WHERE name = ? ORDER BY created_at, reviewer_keyid").bind(name),
       ]);
       return {
-        versions: (versions!.results as VersionRecord[]).map(toVersion),
+        versions: withReviews((versions!.results as VersionRecord[]).map(toVersion), reviews!.results as ReviewRecord[]),
         tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
       };
     },
 
+    async addReview(review) {
+      const res = await db
+        .prepare("INSERT INTO reviews (name, version, reviewer_keyid, verdict, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
+        .bind(review.name, review.version, review.keyid, review.verdict, review.envelope, review.createdAt)
+        .run();
+      return res.meta.changes === 1 ? "added" : "exists";
+    },
+
     async bundles(versions) {
       // One bound parameter whatever the count (D1 allows 100 per statement): a JSON list joined
-      // against the primary key, so each lookup is an index probe.
-      const { results } = await db
-        .prepare(
-          `SELECT v.name, v.version, v.bundle FROM json_each(?1) AS j
-           JOIN versions AS v ON v.name = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
-        )
-        .bind(JSON.stringify(versions.map((v) => [v.name, v.version])))
-        .all<{ name: string; version: string; bundle: string }>();
-      return new Map(results.map((r) => [`${r.name}@${r.version}`, r.bundle]));
+      // against the primary keys, so each lookup is an index probe; reviews in the same batch.
+      const list = JSON.stringify(versions.map((v) => [v.name, v.version]));
+      const [bundles, reviews] = await db.batch<unknown>([
+        db
+          .prepare(
+            `SELECT v.name, v.version, v.bundle FROM json_each(?1) AS j
+             JOIN versions AS v ON v.name = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
+          )
+          .bind(list),
+        db
+          .prepare(
+            `SELECT r.name, r.version, r.envelope FROM json_each(?1) AS j
+             JOIN reviews AS r ON r.name = json_extract(j.value, '$[0]') AND r.version = json_extract(j.value, '$[1]')
+             ORDER BY r.created_at, r.reviewer_keyid`,
+          )
+          .bind(list),
+      ]);
+      const byVersion = new Map<string, string[]>();
+      for (const r of reviews!.results as (ReviewRecord & { name: string })[]) {
+        const key = `${r.name}@${r.version}`;
+        byVersion.set(key, [...(byVersion.get(key) ?? []), r.envelope]);
+      }
+      return new Map(
+        (bundles!.results as { name: string; version: string; bundle: string }[]).map((r) => {
+          const key = `${r.name}@${r.version}`;
+          return [key, bundleWithReviews(r.bundle, byVersion.get(key) ?? [])];
+        }),
+      );
     },
 
     async setDeprecations(name, changes) {

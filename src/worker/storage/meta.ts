@@ -48,6 +48,8 @@ export interface VersionRow {
   manifest: string | null;
   publishedAt: string;
   deprecated: string | null;
+  /** Review envelopes (JSON), oldest first; filled by reads, ignored by commitVersion. */
+  reviews?: string[];
 }
 
 export interface PublishContext {
@@ -86,6 +88,9 @@ export interface MetaStore {
   listVersions(name: string): Promise<{ versions: VersionRow[]; tags: Record<string, string> }>;
   /** Bundles of many versions in one round trip; the map is keyed `name@version`. */
   bundles(versions: { name: string; version: string }[]): Promise<Map<string, string>>;
+
+  /** Stores a verified review; one per reviewer per version. */
+  addReview(review: { name: string; version: string; keyid: string; verdict: string; envelope: string; createdAt: string }): Promise<"added" | "exists">;
 
   /** npm deprecation messages (null clears); unsigned, mutable metadata. */
   setDeprecations(name: string, changes: { version: string; message: string | null }[]): Promise<void>;
