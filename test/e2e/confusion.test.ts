@@ -157,6 +157,17 @@ describe("3. the rogue registry tries harder", () => {
     expect(report.packages[0]!.failure).toMatchObject({ layer: "binding", code: "untrusted_registry", expected: team.key.keyid, actual: rogue.key.keyid });
   });
 
+  it("countersign add refuses to write a version npm would fetch from elsewhere, and changes nothing", async () => {
+    const { tarball, genuine, manifest } = await tamperedLib();
+    await serveOnRogue(tarball, genuine, manifest);
+    const dir = writeConsumer(join(work, "add-misrouted"), { registry: rogue.url, resolved: false, dependencies: {}, pins: pins() });
+    const before = readFileSync(join(dir, "package.json"), "utf8");
+    const out = await runCli(["add", "@acme/lib@1.0.0"], { cwd: dir });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("is .npmrc routing @acme to");
+    expect(readFileSync(join(dir, "package.json"), "utf8")).toBe(before);
+  });
+
   it("enrols an attacker publisher key at its own registry → binding (scenario 2's package, publisher key shown)", async () => {
     const bundle = (await (await fetch(`${rogue.url}/-/countersign/v1/packages/@acme%2futils/1.9.9`)).json()) as Bundle;
     const publisherKeyid = bundle.publisher.signatures[0]!.keyid;
