@@ -10,12 +10,12 @@
  * fingerprint to show a human, never one to trust silently.
  */
 
-import { fromUtf8, toBase64, utf8 } from "./bytes.js";
+import { toBase64, utf8 } from "./bytes.js";
 import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
 import { fingerprint, isFingerprint, parsePublicKey } from "./keys.js";
 import { fail, ok, type Result } from "./result.js";
 import * as z from "zod/mini";
-import { parseWith } from "./schema.js";
+import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
 
 export const IDENTITY_PAYLOAD_TYPE = "application/vnd.countersign.identity.v1+json";
@@ -66,13 +66,7 @@ export async function openIdentity(value: unknown, pinned?: readonly string[]): 
   const env = openEnvelope(value);
   if ("problem" in env) return fail(`identity document: ${env.problem}`);
   if (env.payloadType !== IDENTITY_PAYLOAD_TYPE) return fail("identity document: wrong payload type");
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fromUtf8(env.payload));
-  } catch {
-    return fail("identity document: payload is not UTF-8 JSON");
-  }
-  const result = parseWith(IdentitySchema, parsed, "document");
+  const result = parseJsonBytes(env.payload, IdentitySchema, "document");
   if (!result.ok) return fail(`identity document: ${result.error}`);
   const document = result.value;
   const key = document.keys.find((k) => k.keyid === env.keyid);

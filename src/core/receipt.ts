@@ -9,11 +9,11 @@
 
 import * as z from "zod/mini";
 import { FileEntry } from "./attributes.js";
-import { fromUtf8, utf8 } from "./bytes.js";
+import { utf8 } from "./bytes.js";
 import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
 import { Fingerprint, hex, ShortText, Timestamp } from "./fields.js";
 import { fail, type Result } from "./result.js";
-import { parseWith } from "./schema.js";
+import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
 
 export const RECEIPT_PAYLOAD_TYPE = "application/vnd.countersign.receipt.v1+json";
@@ -55,11 +55,5 @@ export async function openReceipt(value: unknown, publicKey: Uint8Array, keyid: 
   if (envelope.payloadType !== RECEIPT_PAYLOAD_TYPE) return fail("receipt: wrong payload type");
   if (envelope.keyid !== keyid) return fail(`receipt is signed by ${envelope.keyid}, not by this machine's receipt key ${keyid}`);
   if (!(await verifyEnvelope(envelope, publicKey))) return fail("receipt: signature does not verify");
-  let json: unknown;
-  try {
-    json = JSON.parse(fromUtf8(envelope.payload));
-  } catch {
-    return fail("receipt: payload is not UTF-8 JSON");
-  }
-  return parseWith(ReceiptSchema, json, "receipt");
+  return parseJsonBytes(envelope.payload, ReceiptSchema, "receipt");
 }

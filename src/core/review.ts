@@ -12,14 +12,14 @@
  */
 
 import * as z from "zod/mini";
-import { fromUtf8, toBase64, utf8 } from "./bytes.js";
+import { toBase64, utf8 } from "./bytes.js";
 import type { ArtifactDigests } from "./digest.js";
 import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
 import { Fingerprint, ShortText, Subject, Timestamp } from "./fields.js";
 import { fingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
 import { purl } from "./names.js";
 import { fail, ok, type Result } from "./result.js";
-import { parseWith } from "./schema.js";
+import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
 import { IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE } from "./statement.js";
 
@@ -81,13 +81,7 @@ export async function verifyReview(value: unknown, target: ReviewTarget): Promis
   const envelope = openEnvelope(value);
   if ("problem" in envelope) return fail(`review: ${envelope.problem}`);
   if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return fail("review: not an in-toto statement");
-  let json: unknown;
-  try {
-    json = JSON.parse(fromUtf8(envelope.payload));
-  } catch {
-    return fail("review: payload is not UTF-8 JSON");
-  }
-  const parsed = parseWith(ReviewSchema, json, "review");
+  const parsed = parseJsonBytes(envelope.payload, ReviewSchema, "review");
   if (!parsed.ok) return parsed;
   const { predicate, subject } = parsed.value;
   const key = parsePublicKey(predicate.reviewer.publicKey);

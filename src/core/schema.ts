@@ -5,12 +5,24 @@
  */
 
 import type * as z from "zod/mini";
+import { fromUtf8 } from "./bytes.js";
 import { fail, ok, type Result } from "./result.js";
 
 export function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, what = "value"): Result<T> {
   const result = schema.safeParse(value);
   if (result.success) return ok(result.data);
   return fail(describeIssue(result.error.issues[0], what));
+}
+
+/** Parses UTF-8 JSON bytes (a signed payload) and checks them against `schema`. */
+export function parseJsonBytes<T>(bytes: Uint8Array, schema: z.ZodMiniType<T>, what: string): Result<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(fromUtf8(bytes));
+  } catch {
+    return fail(`${what}: payload is not UTF-8 JSON`);
+  }
+  return parseWith(schema, value, what);
 }
 
 type Issue = z.core.$ZodIssue;

@@ -15,7 +15,7 @@
  * parsing is strict (unknown fields are rejected) because these are attacker-controlled.
  */
 
-import { fromUtf8, toBase64, toHex, utf8 } from "./bytes.js";
+import { toBase64, toHex, utf8 } from "./bytes.js";
 import { sha256, type ArtifactDigests } from "./digest.js";
 import { signEnvelope, type Envelope, type OpenedEnvelope } from "./dsse.js";
 import { fingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
@@ -24,7 +24,7 @@ import { fail, ok, type Result } from "./result.js";
 import * as z from "zod/mini";
 import { Attributes } from "./attributes.js";
 import { Fingerprint, hex, Size, Subject, Timestamp } from "./fields.js";
-import { parseWith } from "./schema.js";
+import { parseJsonBytes } from "./schema.js";
 import { encodeSignature, type Signer } from "./signature.js";
 
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
@@ -171,7 +171,7 @@ export interface ParsedPublishStatement {
  * acceptable and matches its fingerprint.
  */
 export async function parsePublishStatement(payload: Uint8Array): Promise<Result<ParsedPublishStatement>> {
-  const parsed = parseJson(payload, PublishStatementSchema);
+  const parsed = parseJsonBytes(payload, PublishStatementSchema, "statement");
   if (!parsed.ok) return parsed;
   const statement = parsed.value;
   const { predicate } = statement;
@@ -190,7 +190,7 @@ export interface ParsedCountersignStatement {
 
 /** Same as `parsePublishStatement`, for the registry's countersignature payload. */
 export async function parseCountersignStatement(payload: Uint8Array): Promise<Result<ParsedCountersignStatement>> {
-  const parsed = parseJson(payload, CountersignStatementSchema);
+  const parsed = parseJsonBytes(payload, CountersignStatementSchema, "statement");
   if (!parsed.ok) return parsed;
   const statement = parsed.value;
   const { predicate } = statement;
@@ -212,12 +212,4 @@ function checkIdentity(predicate: { name: string; version: string; namespace: st
   return undefined;
 }
 
-function parseJson<T>(payload: Uint8Array, schema: z.ZodMiniType<T>): Result<T> {
-  let value: unknown;
-  try {
-    value = JSON.parse(fromUtf8(payload));
-  } catch {
-    return fail("payload is not UTF-8 JSON");
-  }
-  return parseWith(schema, value, "statement");
-}
+

@@ -16,7 +16,7 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { checkPackageName, checkVersion, sriFromHex, verifyReview } from "../../core/index.js";
-import { serveArtifact, cacheControl } from "../artifacts.js";
+import { serveArtifact } from "../artifacts.js";
 import { bearerToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
