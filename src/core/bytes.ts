@@ -19,7 +19,9 @@ export function fromUtf8(bytes: Uint8Array): string {
   return decoder.decode(bytes);
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// atob implements "forgiving base64": it skips ASCII whitespace and accepts missing padding, but
+// rejects any other character outside the alphabet and any "=" that is not final padding.
+const WHITESPACE = /[\t\n\f\r ]/;
 
 export function toBase64(bytes: Uint8Array): string {
   let binary = "";
@@ -34,12 +36,19 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 
 /** Standard padded base64 (RFC 4648 §4). Returns `undefined` for anything non-canonical. */
 export function fromBase64(text: string): Uint8Array | undefined {
-  if (typeof text !== "string" || !BASE64.test(text)) return undefined;
+  // Canonical form: full 4-character groups (so padding is present) and no whitespace; atob
+  // enforces the alphabet and where "=" may appear.
+  if (typeof text !== "string" || text.length % 4 !== 0 || WHITESPACE.test(text)) return undefined;
   // Unused trailing bits must be zero (RFC 4648 §3.5), so "QQ==" and "QR==" cannot both decode
   // to "A": with two padding characters the last data character carries 4 unused bits, with one, 2.
   const padding = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
   if (padding && ALPHABET.indexOf(text[text.length - padding - 1]!) & (padding === 2 ? 0x0f : 0x03)) return undefined;
-  const binary = atob(text);
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return undefined;
+  }
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
