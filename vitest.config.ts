@@ -1,6 +1,6 @@
 /**
  * Three projects in one run:
- *   core    the protocol core in Node
+ *   unit    the protocol core and the client's parsers, in Node
  *   worker  the Worker inside workerd with real (local) D1 and R2 (@cloudflare/vitest-pool-workers)
  *   e2e     real processes on 127.0.0.1: Miniflare-hosted registries, the CLI, npm, pnpm, wrangler dev
  */
@@ -16,7 +16,7 @@ export default defineConfig({
     reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
     projects: [
       {
-        test: { name: "core", include: ["test/core/**/*.test.ts"], environment: "node" },
+        test: { name: "unit", include: ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"], environment: "node" },
       },
       {
         plugins: [
