@@ -105,6 +105,15 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal
 });
 process.on("exit", stop);
 child.on("exit", (code) => process.exit(code ?? 1));
+// If whatever started us goes away without signalling us (`kill <npm pid>` stops npm and its
+// shell, not this process), we are re-parented: stop the registry rather than leak it.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) {
+    stop();
+    process.exit(1);
+  }
+}, 1000).unref();
 
 const origin = `http://127.0.0.1:${port}`;
 await waitForIdentity(child, `${origin}${WELL_KNOWN_PATH}`, keyid);
