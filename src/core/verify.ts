@@ -123,7 +123,7 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
 
   // 3. binding: by a pinned registry key.
   if (!input.pinned.includes(registryKeyid)) {
-    return failure("binding", "untrusted_registry", `${namespace} is pinned to ${input.pinned.join(" or ")}, but ${name}@${version} is countersigned by ${registryKeyid} (${cs.predicate.registry.origin})`, {
+    return failure("binding", "untrusted_registry", `countersigned by a registry not pinned for ${namespace} (${cs.predicate.registry.origin})`, {
       expected: input.pinned.join(" "),
       actual: registryKeyid,
     });

@@ -13,6 +13,4 @@ identityRoutes.get(WELL_KNOWN_PATH, async (c) => {
   return c.json(envelope, 200, { "Cache-Control": "public, max-age=60" });
 });
 
-identityRoutes.get("/", (c) =>
-  c.json({ registry: c.var.deps.config.name, identity: new URL(WELL_KNOWN_PATH, c.req.url).href, docs: "https://github.com/countersign/countersign#readme" }),
-);
+identityRoutes.get("/", (c) => c.json({ registry: c.var.deps.config.name, identity: new URL(WELL_KNOWN_PATH, c.req.url).href }));
