@@ -20,14 +20,23 @@ export interface FileDigests {
   sha512: string;
 }
 
-export async function hashFile(path: string): Promise<FileDigests> {
+/** Size and sha1/sha256/sha512 of bytes fed in chunks, with node:crypto. */
+export function artifactHasher(): { update(chunk: Uint8Array): void; digests(): FileDigests } {
   const hashes = { sha1: createHash("sha1"), sha256: createHash("sha256"), sha512: createHash("sha512") };
   let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    size += (chunk as Buffer).length;
-    for (const h of Object.values(hashes)) h.update(chunk as Buffer);
-  }
-  return { size, sha1: hashes.sha1.digest("hex"), sha256: hashes.sha256.digest("hex"), sha512: hashes.sha512.digest("hex") };
+  return {
+    update(chunk) {
+      size += chunk.length;
+      for (const h of Object.values(hashes)) h.update(chunk);
+    },
+    digests: () => ({ size, sha1: hashes.sha1.digest("hex"), sha256: hashes.sha256.digest("hex"), sha512: hashes.sha512.digest("hex") }),
+  };
+}
+
+export async function hashFile(path: string): Promise<FileDigests> {
+  const hasher = artifactHasher();
+  for await (const chunk of createReadStream(path)) hasher.update(chunk as Buffer);
+  return hasher.digests();
 }
 
 /** Runs `npm pack` in `dir` and returns the tarball it wrote, with npm's name and version. */

@@ -5,14 +5,14 @@
  * offline for bytes and a bundle already on disk.
  */
 
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describeFailure, verifyBundle, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
-import { hashFile, type FileDigests } from "../files.js";
+import { artifactHasher, hashFile, type FileDigests } from "../files.js";
 import { encodeName, registryBase, request, requestJson } from "../http.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
@@ -36,15 +36,11 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
 /** Streams a URL to a file while hashing it natively. */
 export async function download(url: string, path: string): Promise<FileDigests> {
   const response = await request(url);
-  const hashes = { sha1: createHash("sha1"), sha256: createHash("sha256"), sha512: createHash("sha512") };
-  let size = 0;
+  const hasher = artifactHasher();
   const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
-  body.on("data", (chunk: Buffer) => {
-    size += chunk.length;
-    for (const h of Object.values(hashes)) h.update(chunk);
-  });
+  body.on("data", (chunk: Buffer) => hasher.update(chunk));
   await pipeline(body, createWriteStream(path, { mode: 0o644 }));
-  return { size, sha1: hashes.sha1.digest("hex"), sha256: hashes.sha256.digest("hex"), sha512: hashes.sha512.digest("hex") };
+  return hasher.digests();
 }
 
 export const fetchArtifact: Command = {
