@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBase64, toBase64, utf8, type Bundle } from "../../src/core/index.js";
 import { enrolPublisher, publishDir, writePackage, type PublisherSetup } from "../helpers/actors.js";
 import { cleanEnv, runCli, runJson } from "../helpers/cli.js";
-import { npm, writeConsumer } from "../helpers/npm.js";
+import { npm, pnpm, writeConsumer } from "../helpers/npm.js";
 import { ROOT } from "../helpers/paths.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 
@@ -242,6 +242,20 @@ describe("runtime: modules load only as verified", () => {
     } finally {
       writeFileSync(path, original);
     }
+  });
+
+  it("works with pnpm's node_modules layout too", async () => {
+    const pdir = writeConsumer(join(work, "consumer-runtime-pnpm"), { registry: team.url, resolved: false, dependencies: { "@acme/human-lib": "1.0.0" }, pins: policyPins([]) });
+    const install = await pnpm(["install"], pdir);
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    expect((await verifyIn(pdir)).code).toBe(0);
+    expect((await node(["--import", HOOK, "-e", 'console.log(require("@acme/human-lib"))'], pdir)).stdout.trim()).toBe("written by hand");
+    const { realpathSync } = await import("node:fs");
+    const file = realpathSync(join(pdir, "node_modules", "@acme", "human-lib", "index.js"));
+    expect(file).toContain(`${join("node_modules", ".pnpm")}`);
+    writeFileSync(file, "module.exports = 'swapped';\n");
+    const run = await node(["--import", HOOK, "-e", 'console.log(require("@acme/human-lib"))'], pdir);
+    expect(run.stderr).toContain("refusing to load index.js of @acme/human-lib@1.0.0: its bytes differ from the signed digest");
   });
 
   it("refuses pinned modules when the receipt is missing or made for another lockfile, and leaves others alone", async () => {
