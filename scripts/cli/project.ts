@@ -28,7 +28,7 @@ import {
 import { CliError, EXIT } from "./errors.js";
 import { registryBase } from "./http.js";
 import { readLockfiles, type LockedPackage } from "./lockfiles.js";
-import { fetchBundles } from "./provenance.js";
+import { fetchBundles, fetchPackumentBundles } from "./provenance.js";
 import { readReceipt, writeReceipt } from "./receipts.js";
 
 export type PackageStatus = "verified" | "unverified" | "failed";
@@ -156,9 +156,15 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   const spec = (p: LockedPackage) => `${p.name}@${p.version}`;
   const byPinned = groupBy(pending, (p) => p.url);
   const fromPinned = new Map<string, Map<string, unknown>>();
+  const unreachable = new Map<string, string>();
   await Promise.all(
     [...byPinned].map(async ([url, items]) => {
-      fromPinned.set(url, (await fetchBundles({ url, token: options.token }, items.map((i) => spec(i.pkg)))).bundles);
+      // An unreachable pinned registry is not fatal: a mirror may serve the same signed bundles.
+      const fetched = await fetchBundles({ url, token: options.token }, items.map((i) => spec(i.pkg))).catch((err: Error) => {
+        unreachable.set(url, err.message);
+        return { bundles: new Map<string, unknown>() };
+      });
+      fromPinned.set(url, fetched.bundles);
     }),
   );
   const attempt = async (item: (typeof pending)[number], bundle: unknown) =>
@@ -185,7 +191,11 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   // 2. Ask the registries the rest were installed from (no token is ever sent to those).
   await Promise.all(
     [...groupBy(retry, (r) => r.origin)].map(async ([origin, items]) => {
-      const { bundles, supported } = await fetchBundles({ url: origin }, items.map((r) => spec(r.item.pkg))).catch(() => ({ bundles: new Map<string, unknown>(), supported: false }));
+      let { bundles, supported } = await fetchBundles({ url: origin }, items.map((r) => spec(r.item.pkg))).catch(() => ({ bundles: new Map<string, unknown>(), supported: false }));
+      if (!supported) {
+        bundles = await fetchPackumentBundles(origin, items.map((r) => r.item.pkg));
+        supported = bundles.size > 0;
+      }
       await Promise.all(
         items.map(async ({ item, first }) => {
           const bundle = bundles.get(spec(item.pkg));
@@ -209,8 +219,9 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
       return;
     }
     const namespace = resolvePin(pins, item.pkg.name).namespace;
+    const pinnedSaid = unreachable.has(item.url) ? `${item.registry} (${item.url}) could not be reached: ${unreachable.get(item.url)}` : `not at ${item.registry} (${item.url})`;
     reports[item.index] = {
-      ...failed(item.pkg, namespace, "binding", "not_countersigned", `no registry pinned for ${namespace} countersigned ${spec(item.pkg)}: not at ${item.registry} (${item.url})${elsewhere ? ` ${elsewhere}` : ""}`, { expected: item.fingerprints.join(" "), actual: "none" }),
+      ...failed(item.pkg, namespace, "binding", "not_countersigned", `no registry pinned for ${namespace} countersigned ${spec(item.pkg)}: ${pinnedSaid}${elsewhere ? ` ${elsewhere}` : ""}`, { expected: item.fingerprints.join(" "), actual: "none" }),
       registry: item.registry,
     };
   }

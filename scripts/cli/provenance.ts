@@ -2,10 +2,11 @@
  * @module
  * Fetching provenance bundles in bulk: `POST <registry>/-/countersign/v1/bundles` with up to
  * 1000 name@versions per request, a few requests in flight. A registry that does not speak the
- * countersign API (404) simply has no provenance to offer.
+ * countersign API (a mirror, a proxy) may still pass our packuments through: then the bundles
+ * come from the packuments that served the packages (`dist.countersign`), one per name.
  */
 
-import { request } from "./http.js";
+import { encodeName, request } from "./http.js";
 
 const PER_REQUEST = 1000;
 const IN_FLIGHT = 4;
@@ -42,4 +43,25 @@ export async function fetchBundles(source: BundleSource, specs: string[]): Promi
   };
   await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, chunks.length) }, worker));
   return { bundles, supported };
+}
+
+/** Bundles from `dist.countersign` of the packuments a (non-countersign) registry serves. */
+export async function fetchPackumentBundles(url: string, specs: { name: string; version: string }[]): Promise<Map<string, unknown>> {
+  const bundles = new Map<string, unknown>();
+  const names = [...new Set(specs.map((s) => s.name))];
+  let next = 0;
+  const worker = async () => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      const response = await request(`${url}/${encodeName(name)}`, { headers: { accept: "application/vnd.npm.install-v1+json" }, accept: [401, 403, 404] }).catch(() => undefined);
+      if (!response?.ok) continue;
+      const doc = (await response.json().catch(() => ({}))) as { versions?: Record<string, { dist?: { countersign?: unknown } }> };
+      for (const spec of specs) {
+        const bundle = spec.name === name ? doc.versions?.[spec.version]?.dist?.countersign : undefined;
+        if (bundle) bundles.set(`${spec.name}@${spec.version}`, bundle);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(8, names.length) }, worker));
+  return bundles;
 }

@@ -181,6 +181,33 @@ describe("3. the rogue registry tries harder", () => {
 });
 
 describe("provenance from where a package was installed", () => {
+  it("a plain mirror of the team registry verifies from the packuments it passes through, even with the pinned URL unreachable", async () => {
+    // A caching proxy that knows nothing of countersign: it forwards npm's requests only.
+    const mirror = createServer(async (req, res) => {
+      if ((req.url ?? "").startsWith("/-/countersign/")) return void res.writeHead(404).end();
+      const upstream = await fetch(`${team.url}${req.url}`, { headers: { accept: req.headers.accept ?? "*/*" } });
+      const body = Buffer.from(await upstream.arrayBuffer());
+      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/octet-stream" }).end(
+        // Rewrite tarball URLs to the mirror, as proxies do; the bundles pass through untouched.
+        upstream.headers.get("content-type")?.includes("json") ? body.toString().replaceAll(team.url, mirrorUrl) : body,
+      );
+    });
+    await new Promise<void>((resolve) => mirror.listen(0, "127.0.0.1", resolve));
+    const mirrorUrl = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}`;
+    try {
+      const unreachablePins = { ...pins(), registries: { team: { url: "http://127.0.0.1:9", fingerprints: [team.key.keyid] } } };
+      const dir = writeConsumer(join(work, "via-mirror"), { registry: mirrorUrl, resolved: true, dependencies: { "@acme/utils": "1.0.0" }, pins: unreachablePins });
+      const install = await npm(["install"], dir);
+      expect(install.code, install.stderr).toBe(0);
+      expect(readFileSync(join(dir, "package-lock.json"), "utf8")).toContain(`${mirrorUrl}/@acme/utils/-/utils-1.0.0.tgz`);
+      const { code, report } = await verify(dir);
+      expect(report.packages).toMatchObject([{ name: "@acme/utils", version: "1.0.0", status: "verified" }]);
+      expect(code).toBe(0);
+    } finally {
+      mirror.close();
+    }
+  });
+
   it("a registry that serves no countersign provenance fails closed, and is never sent the token", async () => {
     const seen: { url: string; authorization?: string }[] = [];
     const server = createServer((req, res) => {
