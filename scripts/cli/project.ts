@@ -19,9 +19,7 @@ import {
   resolvePin,
   verifyBundle,
   evaluatePolicy,
-  parsePolicy,
   type Pins,
-  type Policy,
   type Verified,
   type VerifyFailure,
 } from "../../src/core/index.js";
@@ -123,7 +121,7 @@ export interface VerifyOptions {
 
 export async function verifyProject(options: VerifyOptions): Promise<ProjectReport> {
   const pins = loadPins(options.pinsPath);
-  const policy = parsePolicy(pins.policy) as { ok: true; value: Policy };
+  const policy = pins.policy ?? { rules: [] };
   const locked = readLockfiles(options.dir, options.lockfiles);
   const seen = new Set<string>();
   const packages = locked.filter((p) => {
@@ -231,9 +229,9 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   const previousPublisher = new Map((previous?.packages ?? []).map((p) => [p.name, p.publisher]));
   await Promise.all(
     reports.map(async (report, index) => {
-      if (report?.status !== "verified" || policy.value.rules.length === 0) return;
+      if (report?.status !== "verified" || policy.rules.length === 0) return;
       const bundle = bundleOf.get(index) as { reviews?: unknown[] } | undefined;
-      const violations = await evaluatePolicy(policy.value, {
+      const violations = await evaluatePolicy(policy, {
         verified: report.verified!,
         reviews: Array.isArray(bundle?.reviews) ? bundle.reviews : [],
         ...(previousPublisher.has(report.name) ? { previousPublisher: previousPublisher.get(report.name)! } : {}),

@@ -24,7 +24,7 @@
 import * as z from "zod/mini";
 import { isFingerprint } from "./keys.js";
 import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, namespaceOf } from "./names.js";
-import { parsePolicy } from "./policy.js";
+import { parsePolicy, type Policy } from "./policy.js";
 import { fail, ok, type Result } from "./result.js";
 import { parseWith } from "./schema.js";
 
@@ -45,7 +45,8 @@ const PinsSchema = z.strictObject({
   policy: z.optional(z.unknown()),
 });
 
-export type Pins = z.infer<typeof PinsSchema>;
+/** A checked pins document; `policy`, when present, is already parsed (policy.ts). */
+export type Pins = Omit<z.infer<typeof PinsSchema>, "policy"> & { policy?: Policy };
 export type RegistryPin = z.infer<typeof RegistryPin>;
 
 export type PinRule =
@@ -74,9 +75,10 @@ export function parsePins(value: unknown): Result<Pins> {
       return fail(`namespaces: "${namespace}" refers to registry "${target}", which is not in registries (or use "allow" / "reject")`);
     }
   }
+  if (pins.policy === undefined) return ok({ ...pins, policy: undefined });
   const policy = parsePolicy(pins.policy);
   if (!policy.ok) return policy;
-  return ok(pins);
+  return ok({ ...pins, policy: policy.value });
 }
 
 export function resolvePin(pins: Pins, name: string): Resolution {

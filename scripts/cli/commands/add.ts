@@ -14,7 +14,7 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
 import semverValidRange from "semver/ranges/valid.js";
-import { checkPackageName, describeFailure, evaluatePolicy, hexFromSri, parsePolicy, PINS_FILE, resolvePin, verifyBundle, type Policy } from "../../../src/core/index.js";
+import { checkPackageName, describeFailure, evaluatePolicy, hexFromSri, PINS_FILE, resolvePin, verifyBundle } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { encodeName, registryBase, requestJson } from "../http.js";
@@ -47,7 +47,7 @@ export const add: Command = {
     const { name, range } = parseAddSpec(positionals[0]!);
     const dir = resolve(str(values, "dir") ?? ".");
     const pins = loadPins(resolve(dir, str(values, "pins") ?? PINS_FILE));
-    const policy = (parsePolicy(pins.policy) as { ok: true; value: Policy }).value;
+    const policy = pins.policy ?? { rules: [] };
     const { namespace, rule } = resolvePin(pins, name);
     if (rule.kind !== "registry") throw new CliError(`${namespace} is not pinned to a registry (rule: ${rule.kind}); add resolves only in pinned namespaces`, EXIT.rejected);
     const registry = registryBase(rule.url);
