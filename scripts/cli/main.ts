@@ -4,6 +4,7 @@
  * 1 rejected (verification or a registry refusal), 2 usage, 3 registry/network/file failure.
  */
 
+import "./native-ed25519.js";
 import { parse, type Command } from "./command.js";
 import { add } from "./commands/add.js";
 import { admin } from "./commands/admin.js";

@@ -8,12 +8,14 @@
  *     PAE(type, body) = "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body
  *
  * where LEN is the byte length in ASCII decimal without leading zeros. Envelopes here carry
- * exactly one signature; `keyid` is the signer's fingerprint (keys.ts).
+ * exactly one signature; `keyid` is the signer's fingerprint (keys.ts). This module only reads
+ * and writes the format: opening a signed object (shape, payload type, statement, key, signature)
+ * is `openStatement` in signed.ts.
  */
 
-import { concatBytes, fromBase64, toBase64, utf8 } from "./bytes.js";
+import { fromBase64, toBase64, utf8 } from "./bytes.js";
 import { isFingerprint } from "./keys.js";
-import { decodeSignature, encodeSignature, verifySignature, type Signer } from "./signature.js";
+import { decodeSignature, encodeSignature, type Signer } from "./signature.js";
 
 export interface Envelope {
   payloadType: string;
@@ -23,6 +25,7 @@ export interface Envelope {
 
 /** An envelope whose fields decoded cleanly. Nothing about it has been verified yet. */
 export interface OpenedEnvelope {
+  /** The envelope rebuilt from its checked fields (the strings exactly as received). */
   readonly envelope: Envelope;
   readonly payloadType: string;
   readonly payload: Uint8Array;
@@ -32,10 +35,17 @@ export interface OpenedEnvelope {
 
 /** Upper bound on an envelope's payload; statements are a few KB, file lists a few hundred. */
 export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
+const MAX_PAYLOAD_TYPE_LENGTH = 256;
+const PRINTABLE = /^[\x20-\x7e]*$/;
 
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  const type = utf8(payloadType);
-  return concatBytes(utf8(`DSSEv1 ${type.length} `), type, utf8(` ${payload.length} `), payload);
+  // LEN is a byte length; for printable ASCII (every payload type in use) it is the string length.
+  const typeLength = PRINTABLE.test(payloadType) ? payloadType.length : utf8(payloadType).length;
+  const head = utf8(`DSSEv1 ${typeLength} ${payloadType} ${payload.length} `);
+  const out = new Uint8Array(head.length + payload.length);
+  out.set(head);
+  out.set(payload, head.length);
+  return out;
 }
 
 export async function signEnvelope(payloadType: string, payload: Uint8Array, signer: Signer): Promise<Envelope> {
@@ -49,27 +59,34 @@ export async function signEnvelope(payloadType: string, payload: Uint8Array, sig
  */
 export function openEnvelope(value: unknown): OpenedEnvelope | { problem: string } {
   if (!isPlainObject(value)) return { problem: "envelope is not a JSON object" };
-  const keys = Object.keys(value).sort().join(",");
-  if (keys !== "payload,payloadType,signatures") return { problem: "envelope must have exactly payloadType, payload and signatures" };
-  const { payloadType, payload, signatures } = value as Record<string, unknown>;
-  if (typeof payloadType !== "string" || payloadType.length === 0 || payloadType.length > 256) return { problem: "payloadType is not a short string" };
+  if (!isExactObject(value, ["payloadType", "payload", "signatures"])) return { problem: "envelope must have exactly payloadType, payload and signatures" };
+  const { payloadType, payload, signatures } = value;
+  if (typeof payloadType !== "string" || payloadType.length === 0 || payloadType.length > MAX_PAYLOAD_TYPE_LENGTH) return { problem: "payloadType is not a short string" };
   if (typeof payload !== "string" || payload.length > (MAX_PAYLOAD_BYTES / 3) * 4 + 4) return { problem: "payload is not a string of acceptable size" };
   const body = fromBase64(payload);
   if (!body) return { problem: "payload is not canonical base64" };
   if (!Array.isArray(signatures) || signatures.length !== 1) return { problem: "envelope must carry exactly one signature" };
   const entry: unknown = signatures[0];
-  if (!isPlainObject(entry) || Object.keys(entry).sort().join(",") !== "keyid,sig") return { problem: "signature entry must have exactly keyid and sig" };
-  const { keyid, sig } = entry as Record<string, unknown>;
+  if (!isExactObject(entry, ["keyid", "sig"])) return { problem: "signature entry must have exactly keyid and sig" };
+  const { keyid, sig } = entry;
   if (!isFingerprint(keyid)) return { problem: "signature keyid is not a SHA256: fingerprint" };
   const signature = decodeSignature(sig);
-  if (!signature) return { problem: "signature is not 64 bytes of canonical base64" };
-  return { envelope: value as unknown as Envelope, payloadType, payload: body, keyid, signature };
-}
-
-export function verifyEnvelope(opened: OpenedEnvelope, publicKey: Uint8Array): Promise<boolean> {
-  return verifySignature(publicKey, pae(opened.payloadType, opened.payload), opened.signature);
+  if (typeof sig !== "string" || !signature) return { problem: "signature is not 64 bytes of canonical base64" };
+  return { envelope: { payloadType, payload, signatures: [{ keyid, sig }] }, payloadType, payload: body, keyid, signature };
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A plain object whose own enumerable keys are exactly `keys`, in any order. */
+export function isExactObject(value: unknown, keys: readonly string[]): value is Record<string, unknown> {
+  if (!isPlainObject(value)) return false;
+  let count = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (!keys.includes(key)) return false;
+    count++;
+  }
+  return count === keys.length;
 }

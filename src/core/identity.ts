@@ -11,12 +11,13 @@
  */
 
 import { toBase64, utf8 } from "./bytes.js";
-import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
-import { fingerprint, isFingerprint, parsePublicKey } from "./keys.js";
+import { signEnvelope, type Envelope } from "./dsse.js";
+import { isFingerprint } from "./keys.js";
 import { fail, ok, type Result } from "./result.js";
 import * as z from "zod/mini";
 import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
+import { openStatement, type StatementFormat } from "./signed.js";
 
 export const IDENTITY_PAYLOAD_TYPE = "application/vnd.countersign.identity.v1+json";
 export const IDENTITY_TYPE = "https://countersign.dev/identity/v1";
@@ -58,23 +59,25 @@ export interface OpenedIdentity {
   keyid: string;
 }
 
+/** The identity document as a signed format: signed by one of the keys it lists. */
+const IDENTITY_FORMAT: StatementFormat<IdentityDocument> = {
+  payloadType: IDENTITY_PAYLOAD_TYPE,
+  what: "an identity document",
+  parse: (payload) => parseJsonBytes(payload, IdentitySchema, "document"),
+  signer: (document, keyid) => {
+    const key = document.keys.find((k) => k.keyid === keyid);
+    return key && { role: "registry", keyid: key.keyid, publicKey: key.publicKey };
+  },
+};
+
 /**
  * Verifies a served identity document. With `pinned`, the signing key must also be one of the
  * pinned fingerprints; without it, the caller must show the fingerprint to a human.
  */
 export async function openIdentity(value: unknown, pinned?: readonly string[]): Promise<Result<OpenedIdentity>> {
-  const env = openEnvelope(value);
-  if ("problem" in env) return fail(`identity document: ${env.problem}`);
-  if (env.payloadType !== IDENTITY_PAYLOAD_TYPE) return fail("identity document: wrong payload type");
-  const result = parseJsonBytes(env.payload, IdentitySchema, "document");
-  if (!result.ok) return fail(`identity document: ${result.error}`);
-  const document = result.value;
-  const key = document.keys.find((k) => k.keyid === env.keyid);
-  if (!key) return fail("identity document: signed by a key it does not list");
-  const publicKey = parsePublicKey(key.publicKey);
-  if ("problem" in publicKey) return fail(`identity document: key ${key.keyid} is not an acceptable Ed25519 key`);
-  if ((await fingerprint(publicKey.key)) !== key.keyid) return fail(`identity document: key ${key.keyid} does not match its fingerprint`);
-  if (pinned && !pinned.includes(key.keyid)) return fail(`identity document is signed by ${key.keyid}, expected ${pinned.join(" or ")}`);
-  if (!(await verifyEnvelope(env, publicKey.key))) return fail(`identity document: signature by ${key.keyid} does not verify`);
-  return ok({ document, keyid: key.keyid });
+  const opened = await openStatement(value, IDENTITY_FORMAT, { trusted: pinned });
+  if (opened.ok) return ok({ document: opened.value.statement, keyid: opened.value.keyid });
+  const problem = opened.error;
+  if (problem.code === "untrusted_signer" && pinned) return fail(`identity document is signed by ${problem.keyid}, expected ${pinned.join(" or ")}`);
+  return fail(`identity document: ${problem.message}`);
 }

@@ -22,3 +22,5 @@ export * from "./signature.js";
 export * from "./statement.js";
 export * from "./upload.js";
 export * from "./verify.js";
+export * from "./npm-protocol.js";
+export * from "./signed.js";

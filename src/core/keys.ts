@@ -2,7 +2,7 @@
  * @module
  * Ed25519 keys and their fingerprints.
  *
- * Fingerprint format (docs/PROTOCOL.md §2):
+ * Fingerprint format (docs/PROTOCOL.md §3):
  *
  *     fingerprint = "SHA256:" base64-nopad( SHA-256( string("ssh-ed25519") || string(publicKey) ) )
  *
@@ -31,24 +31,13 @@ export type KeyProblem = "length" | "encoding" | "small-order" | "torsion";
 
 /**
  * Checks that `publicKey` is acceptable under the strict rules above. Returns the problem, or
- * `undefined` when the key is fine.
+ * `undefined` when the key is fine. It costs ~0.5 ms (a scalar multiplication by L): hot paths
+ * go through `newVerifier` (signature.ts), which vets each key once.
  */
 export function checkPublicKey(publicKey: Uint8Array): KeyProblem | undefined {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) return "length";
-  // The point checks cost ~0.5 ms (a scalar multiplication by L); a lockfile repeats a few keys
-  // thousands of times. Bounded, so a stream of distinct keys cannot grow it without limit.
-  const id = toBase64(publicKey);
-  const known = checked.get(id);
-  if (known !== undefined) return known || undefined;
-  if (checked.size >= MAX_CACHED) checked.clear();
-  const problem = checkPoint(publicKey);
-  checked.set(id, problem ?? "");
-  return problem;
+  return checkPoint(publicKey);
 }
-
-const MAX_CACHED = 4096;
-const checked = new Map<string, KeyProblem | "">();
-const fingerprints = new Map<string, Promise<string>>();
 
 function checkPoint(publicKey: Uint8Array): KeyProblem | undefined {
   let point: ed.Point;
@@ -74,16 +63,9 @@ export function sshPublicKeyLine(publicKey: Uint8Array, comment = ""): string {
   return `ssh-ed25519 ${toBase64(sshPublicKeyBlob(publicKey))}${comment ? ` ${comment}` : ""}`;
 }
 
-export function fingerprint(publicKey: Uint8Array): Promise<string> {
-  if (publicKey.length !== PUBLIC_KEY_LENGTH) return Promise.reject(new RangeError(`"publicKey" expected 32 bytes, got ${publicKey.length}`));
-  const id = toBase64(publicKey);
-  let fp = fingerprints.get(id);
-  if (!fp) {
-    if (fingerprints.size >= MAX_CACHED) fingerprints.clear();
-    fp = sha256(sshPublicKeyBlob(publicKey)).then((digest) => `SHA256:${toBase64NoPad(digest)}`);
-    fingerprints.set(id, fp);
-  }
-  return fp;
+export async function fingerprint(publicKey: Uint8Array): Promise<string> {
+  if (publicKey.length !== PUBLIC_KEY_LENGTH) throw new RangeError(`"publicKey" expected 32 bytes, got ${publicKey.length}`);
+  return `SHA256:${toBase64NoPad(await sha256(sshPublicKeyBlob(publicKey)))}`;
 }
 
 export function isFingerprint(text: unknown): text is string {
@@ -104,8 +86,27 @@ export interface KeyPair {
 
 export async function keyPairFromSeed(seed: Uint8Array): Promise<KeyPair> {
   if (!(seed instanceof Uint8Array) || seed.length !== SEED_LENGTH) throw new RangeError(`"seed" expected 32 bytes`);
-  const publicKey = await ed.getPublicKeyAsync(seed);
+  const publicKey = (await nativePublicKey(seed)) ?? (await ed.getPublicKeyAsync(seed));
   return { seed, publicKey, keyid: await fingerprint(publicKey) };
+}
+
+/** RFC 8410 PKCS#8 wrapping of a raw Ed25519 seed: WebCrypto cannot import the seed directly. */
+export const PKCS8_SEED_PREFIX = Uint8Array.of(0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20);
+
+/**
+ * The public key of a seed through the platform's WebCrypto (its JWK `x`), or undefined where
+ * WebCrypto has no Ed25519: noble's derivation builds its precomputed tables first, which costs
+ * a short-lived process (the CLI reading its receipt key) about 25 ms.
+ */
+async function nativePublicKey(seed: Uint8Array): Promise<Uint8Array | undefined> {
+  try {
+    const key = await crypto.subtle.importKey("pkcs8", concatBytes(PKCS8_SEED_PREFIX, seed) as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, true, ["sign"]);
+    const { x } = (await crypto.subtle.exportKey("jwk", key)) as JsonWebKey;
+    const publicKey = typeof x === "string" ? fromBase64(x.replace(/-/g, "+").replace(/_/g, "/").padEnd(44, "=")) : undefined;
+    return publicKey?.length === PUBLIC_KEY_LENGTH ? publicKey : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A fresh key pair from `crypto.getRandomValues`, the only randomness source used. */

@@ -43,6 +43,8 @@ const PinsSchema = z.strictObject({
   namespaces: z.record(z.string(), z.string()),
   /** Governance rules over signed attributes, checked by policy.ts. */
   policy: z.optional(z.unknown()),
+  /** Receipt keys (fingerprints) the runtime hook trusts besides the machine's own: e.g. CI's (§17). */
+  receipts: z.optional(z.strictObject({ signers: z.array(z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint"))) })),
 });
 
 /** A checked pins document; `policy`, when present, is already parsed (policy.ts). */

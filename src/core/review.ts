@@ -14,13 +14,13 @@
 import * as z from "zod/mini";
 import { toBase64, utf8 } from "./bytes.js";
 import type { ArtifactDigests } from "./digest.js";
-import { openEnvelope, signEnvelope, verifyEnvelope, type Envelope } from "./dsse.js";
+import { signEnvelope, type Envelope } from "./dsse.js";
 import { Fingerprint, ShortText, Subject, Timestamp } from "./fields.js";
-import { fingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
 import { purl } from "./names.js";
 import { fail, ok, type Result } from "./result.js";
 import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
+import { openStatement, type StatementFormat } from "./signed.js";
 import { IN_TOTO_PAYLOAD_TYPE, STATEMENT_TYPE } from "./statement.js";
 
 export const REVIEW_PREDICATE = "https://countersign.dev/attestation/review/v1";
@@ -72,26 +72,28 @@ export interface VerifiedReview {
   note?: string;
 }
 
+/** The review as a signed format: signed by the reviewer key it names. */
+const REVIEW_FORMAT: StatementFormat<ReviewStatement> = {
+  payloadType: IN_TOTO_PAYLOAD_TYPE,
+  what: "an in-toto statement",
+  parse: (payload) => parseJsonBytes(payload, ReviewSchema, "statement"),
+  signer: ({ predicate }) => ({ role: "reviewer", keyid: predicate.reviewer.keyid, publicKey: predicate.reviewer.publicKey }),
+};
+
 /**
  * Verifies a review (attacker-controlled) for a target: well formed, signed by the key it names,
  * and about exactly this name, version and both digests. A review of other bytes or another
  * version — a replayed review — is refused here, whoever signed it.
  */
 export async function verifyReview(value: unknown, target: ReviewTarget): Promise<Result<VerifiedReview>> {
-  const envelope = openEnvelope(value);
-  if ("problem" in envelope) return fail(`review: ${envelope.problem}`);
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) return fail("review: not an in-toto statement");
-  const parsed = parseJsonBytes(envelope.payload, ReviewSchema, "review");
-  if (!parsed.ok) return parsed;
-  const { predicate, subject } = parsed.value;
-  const key = parsePublicKey(predicate.reviewer.publicKey);
-  if ("problem" in key) return fail(`review: reviewer key rejected: ${KEY_PROBLEM_TEXT[key.problem]}`);
-  if ((await fingerprint(key.key)) !== predicate.reviewer.keyid || envelope.keyid !== predicate.reviewer.keyid) return fail("review: keyid is not the fingerprint of the reviewer key");
-  if (!(await verifyEnvelope(envelope, key.key))) return fail(`review: signature by ${envelope.keyid} does not verify`);
+  const opened = await openStatement(value, REVIEW_FORMAT);
+  if (!opened.ok) return fail(`review: ${opened.error.message}`);
+  const { statement, keyid } = opened.value;
+  const { predicate, subject } = statement;
   const digest = subject[0].digest;
   if (predicate.name !== target.name || predicate.version !== target.version || subject[0].name !== purl(target.name, target.version)) {
-    return fail(`review by ${envelope.keyid} is for ${predicate.name}@${predicate.version}, not ${target.name}@${target.version}`);
+    return fail(`review by ${keyid} is for ${predicate.name}@${predicate.version}, not ${target.name}@${target.version}`);
   }
-  if (digest.sha512 !== target.digests.sha512 || digest.sha256 !== target.digests.sha256) return fail(`review by ${envelope.keyid} is for other bytes than ${target.name}@${target.version}`);
-  return ok({ keyid: envelope.keyid, verdict: predicate.verdict, reviewedAt: predicate.reviewedAt, ...(predicate.note ? { note: predicate.note } : {}) });
+  if (digest.sha512 !== target.digests.sha512 || digest.sha256 !== target.digests.sha256) return fail(`review by ${keyid} is for other bytes than ${target.name}@${target.version}`);
+  return ok({ keyid, verdict: predicate.verdict, reviewedAt: predicate.reviewedAt, ...(predicate.note ? { note: predicate.note } : {}) });
 }

@@ -9,7 +9,8 @@
  *    namespace N, whose key P was enrolled for N, as my publication number S at time T".
  *
  * Both share one subject: the artifact's purl and its sha256 and sha512 digests. docs/PROTOCOL.md
- * §4–5 gives every field, and test vectors.
+ * §5–6 gives every field, and test vectors. Both are opened with `openStatement` (signed.ts) and
+ * the formats below: `PUBLISH_STATEMENT`, `COUNTERSIGN_STATEMENT`.
  *
  * The payload bytes are what is signed (DSSE), so serialisation is ordinary `JSON.stringify`;
  * parsing is strict (unknown fields are rejected) because these are attacker-controlled.
@@ -17,21 +18,21 @@
 
 import { toBase64, toHex, utf8 } from "./bytes.js";
 import { sha256, type ArtifactDigests } from "./digest.js";
-import { signEnvelope, type Envelope, type OpenedEnvelope } from "./dsse.js";
-import { fingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "./keys.js";
+import { isExactObject, signEnvelope, type Envelope, type OpenedEnvelope } from "./dsse.js";
 import { checkPackageName, checkVersion, purl } from "./names.js";
-import { fail, ok, type Result } from "./result.js";
+import { fail, ok, type MaybePromise, type Result } from "./result.js";
 import * as z from "zod/mini";
 import { Attributes } from "./attributes.js";
 import { Fingerprint, hex, Size, Subject, Timestamp } from "./fields.js";
+import { isFingerprint } from "./keys.js";
 import { parseJsonBytes } from "./schema.js";
-import { encodeSignature, type Signer } from "./signature.js";
+import { encodeSignature, sha256HexNative, type Signer } from "./signature.js";
+import { vetSignerKey, type SignerKey, type SignedObjectCode, type SignedObjectProblem, type StatementFormat } from "./signed.js";
 
 export const IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json";
 export const STATEMENT_TYPE = "https://in-toto.io/Statement/v1";
 export const PUBLISH_PREDICATE = "https://countersign.dev/attestation/publish/v1";
 export const COUNTERSIGN_PREDICATE = "https://countersign.dev/attestation/countersign/v1";
-
 
 const PublishPredicate = z.strictObject({
   name: z.string(),
@@ -62,8 +63,8 @@ const statement = <P extends z.ZodMiniType>(predicateType: string, predicate: P)
     predicate,
   });
 
-const PublishStatementSchema = statement(PUBLISH_PREDICATE, PublishPredicate);
-const CountersignStatementSchema = statement(COUNTERSIGN_PREDICATE, CountersignPredicate);
+export const PublishStatementSchema = statement(PUBLISH_PREDICATE, PublishPredicate);
+export const CountersignStatementSchema = statement(COUNTERSIGN_PREDICATE, CountersignPredicate);
 
 export type PublishStatement = z.infer<typeof PublishStatementSchema>;
 export type CountersignStatement = z.infer<typeof CountersignStatementSchema>;
@@ -109,7 +110,7 @@ export function encodeStatement(statement: PublishStatement | CountersignStateme
   return utf8(JSON.stringify(statement));
 }
 
-/** The registry's statement over an accepted publish statement (docs/PROTOCOL.md §5). */
+/** The registry's statement over an accepted publish statement (docs/PROTOCOL.md §6). */
 export function buildCountersignStatement(input: {
   publish: PublishStatement;
   publisher: { keyid: string; statementSha256: string; sig: string };
@@ -144,19 +145,50 @@ export async function signCountersignStatement(statement: CountersignStatement, 
  * verified `publisher` (and the enrolment of its key); this only builds and signs.
  */
 export async function countersign(
-  publisher: OpenedEnvelope,
+  publisher: Pick<OpenedEnvelope, "keyid" | "payload" | "signature">,
   statement: PublishStatement,
   registry: Signer,
   at: { origin: string; publishedAt: Date; sequence: number },
 ): Promise<Envelope> {
   const built = buildCountersignStatement({
     publish: statement,
-    publisher: { keyid: publisher.keyid, statementSha256: toHex(await sha256(publisher.payload)), sig: encodeSignature(publisher.signature) },
+    publisher: { keyid: publisher.keyid, statementSha256: await statementSha256(publisher.payload), sig: encodeSignature(publisher.signature) },
     registry: { keyid: registry.keyid, publicKey: toBase64(registry.publicKey), origin: at.origin },
     publishedAt: at.publishedAt,
     sequence: at.sequence,
   });
   return signCountersignStatement(built, registry);
+}
+
+/** The hex SHA-256 of a statement's payload bytes, by which a countersignature binds it (§6). */
+export function statementSha256(payload: Uint8Array): MaybePromise<string> {
+  return sha256HexNative(payload) ?? sha256(payload).then(toHex);
+}
+
+/** A format whose statement names its own signer, as both of these do. */
+type NamedFormat<T> = StatementFormat<T> & { readonly signer: (statement: T) => SignerKey };
+
+/** The publisher's envelope as a signed format: signed by the key its statement names (§5). */
+export const PUBLISH_STATEMENT: NamedFormat<PublishStatement> = {
+  payloadType: IN_TOTO_PAYLOAD_TYPE,
+  what: "an in-toto statement",
+  parse: (payload) => parseStatement(payload, PublishStatementSchema, isPublishStatement),
+  signer: ({ predicate }: PublishStatement) => ({ role: "publisher", keyid: predicate.publisher.keyid, publicKey: predicate.publisher.publicKey }),
+};
+
+/** The registry's countersignature as a signed format: signed by the registry key it names (§6). */
+export const COUNTERSIGN_STATEMENT: NamedFormat<CountersignStatement> = {
+  payloadType: IN_TOTO_PAYLOAD_TYPE,
+  what: "an in-toto statement",
+  parse: (payload) => parseStatement(payload, CountersignStatementSchema, isCountersignStatement),
+  signer: ({ predicate }: CountersignStatement) => ({ role: "registry", keyid: predicate.registry.keyid, publicKey: predicate.registry.publicKey }),
+};
+
+const ENVELOPE_PROBLEMS: ReadonlySet<SignedObjectCode> = new Set(["malformed_envelope", "unexpected_signer", "wrong_payload_type"]);
+
+/** One line for a problem with the publisher's envelope, as the Worker and the verifier report it. */
+export function describePublisherProblem(problem: SignedObjectProblem): string {
+  return `publisher ${ENVELOPE_PROBLEMS.has(problem.code) ? "envelope" : "statement"}: ${problem.message}`;
 }
 
 /** A parsed publish statement whose internal consistency has been checked (not its signature). */
@@ -166,21 +198,13 @@ export interface ParsedPublishStatement {
 }
 
 /**
- * Parses the publisher's payload (attacker-controlled) and checks that it is self-consistent:
- * valid name and version, namespace and subject derived from them, and a publisher key that is
- * acceptable and matches its fingerprint.
+ * Parses the publisher's payload (attacker-controlled) without its envelope, for display and for
+ * test fixtures: valid name and version, namespace and subject derived from them, and a publisher
+ * key that is acceptable and matches its fingerprint. Verification uses `openStatement`.
  */
 export async function parsePublishStatement(payload: Uint8Array): Promise<Result<ParsedPublishStatement>> {
-  const parsed = parseJsonBytes(payload, PublishStatementSchema, "statement");
-  if (!parsed.ok) return parsed;
-  const statement = parsed.value;
-  const { predicate } = statement;
-  const consistency = checkIdentity(predicate, statement.subject[0].name);
-  if (consistency) return fail(consistency);
-  const key = parsePublicKey(predicate.publisher.publicKey);
-  if ("problem" in key) return fail(`publisher public key rejected: ${KEY_PROBLEM_TEXT[key.problem]}`);
-  if ((await fingerprint(key.key)) !== predicate.publisher.keyid) return fail("publisher keyid is not the fingerprint of the publisher public key");
-  return ok({ statement, publisherKey: key.key });
+  const parsed = await parseWithKey(PUBLISH_STATEMENT, payload);
+  return parsed.ok ? ok({ statement: parsed.value.statement, publisherKey: parsed.value.key }) : parsed;
 }
 
 export interface ParsedCountersignStatement {
@@ -190,16 +214,22 @@ export interface ParsedCountersignStatement {
 
 /** Same as `parsePublishStatement`, for the registry's countersignature payload. */
 export async function parseCountersignStatement(payload: Uint8Array): Promise<Result<ParsedCountersignStatement>> {
-  const parsed = parseJsonBytes(payload, CountersignStatementSchema, "statement");
+  const parsed = await parseWithKey(COUNTERSIGN_STATEMENT, payload);
+  return parsed.ok ? ok({ statement: parsed.value.statement, registryKey: parsed.value.key }) : parsed;
+}
+
+async function parseWithKey<T>(format: NamedFormat<T>, payload: Uint8Array): Promise<Result<{ statement: T; key: Uint8Array }>> {
+  const parsed = format.parse(payload);
   if (!parsed.ok) return parsed;
-  const statement = parsed.value;
-  const { predicate } = statement;
-  const consistency = checkIdentity(predicate, statement.subject[0].name);
-  if (consistency) return fail(consistency);
-  const key = parsePublicKey(predicate.registry.publicKey);
-  if ("problem" in key) return fail(`registry public key rejected: ${KEY_PROBLEM_TEXT[key.problem]}`);
-  if ((await fingerprint(key.key)) !== predicate.registry.keyid) return fail("registry keyid is not the fingerprint of the registry public key");
-  return ok({ statement, registryKey: key.key });
+  const verifier = await vetSignerKey(format.signer(parsed.value));
+  return verifier.ok ? ok({ statement: parsed.value, key: verifier.value.publicKey }) : fail(verifier.error.message);
+}
+
+function parseStatement<S extends PublishStatement | CountersignStatement>(payload: Uint8Array, schema: z.ZodMiniType<S>, accept: (value: unknown) => value is S): Result<S> {
+  const parsed = parseJsonBytes(payload, schema, "statement", accept);
+  if (!parsed.ok) return parsed;
+  const consistency = checkIdentity(parsed.value.predicate, parsed.value.subject[0].name);
+  return consistency ? fail(consistency) : parsed;
 }
 
 function checkIdentity(predicate: { name: string; version: string; namespace: string }, subjectName: string): string | undefined {
@@ -212,4 +242,74 @@ function checkIdentity(predicate: { name: string; version: string; namespace: st
   return undefined;
 }
 
+// Fast acceptance for the verifier's hot path (schema.ts `parseJsonBytes`): a statement of exactly
+// the schemas' shape (every field present, no other field) is taken as it is; anything else is
+// left to zod, which decides and words the error. These may only accept what the schemas accept:
+// test/core/statement.test.ts checks them against zod on valid and mutated statements.
+const HEX_SHA256 = /^[0-9a-f]{64}$/;
+const HEX_SHA512 = /^[0-9a-f]{128}$/;
 
+export function isPublishStatement(value: unknown): value is PublishStatement {
+  if (!isFrame(value, PUBLISH_PREDICATE)) return false;
+  const p = value.predicate;
+  return (
+    isExactObject(p, ["name", "version", "namespace", "artifact", "publisher", "createdAt", "attributes"]) &&
+    typeof p.name === "string" &&
+    typeof p.version === "string" &&
+    typeof p.namespace === "string" &&
+    isArtifact(p.artifact) &&
+    isExactObject(p.publisher, ["keyid", "publicKey"]) &&
+    isFingerprint(p.publisher.keyid) &&
+    typeof p.publisher.publicKey === "string" &&
+    Timestamp.safeParse(p.createdAt).success &&
+    Attributes.safeParse(p.attributes).success
+  );
+}
+
+export function isCountersignStatement(value: unknown): value is CountersignStatement {
+  if (!isFrame(value, COUNTERSIGN_PREDICATE)) return false;
+  const p = value.predicate;
+  return (
+    isExactObject(p, ["name", "version", "namespace", "artifact", "publisher", "registry", "publishedAt", "sequence"]) &&
+    typeof p.name === "string" &&
+    typeof p.version === "string" &&
+    typeof p.namespace === "string" &&
+    isArtifact(p.artifact) &&
+    isExactObject(p.publisher, ["keyid", "statementSha256", "sig"]) &&
+    isFingerprint(p.publisher.keyid) &&
+    typeof p.publisher.statementSha256 === "string" &&
+    HEX_SHA256.test(p.publisher.statementSha256) &&
+    typeof p.publisher.sig === "string" &&
+    isExactObject(p.registry, ["keyid", "publicKey", "origin"]) &&
+    isFingerprint(p.registry.keyid) &&
+    typeof p.registry.publicKey === "string" &&
+    typeof p.registry.origin === "string" &&
+    Timestamp.safeParse(p.publishedAt).success &&
+    isCount(p.sequence, 1)
+  );
+}
+
+function isFrame(value: unknown, predicateType: string): value is { subject: unknown[]; predicate: Record<string, unknown> } {
+  if (!isExactObject(value, ["_type", "subject", "predicateType", "predicate"]) || value._type !== STATEMENT_TYPE || value.predicateType !== predicateType) return false;
+  const { subject } = value;
+  if (!Array.isArray(subject) || subject.length !== 1) return false;
+  const [s] = subject;
+  return (
+    isExactObject(s, ["name", "digest"]) &&
+    typeof s.name === "string" &&
+    isExactObject(s.digest, ["sha256", "sha512"]) &&
+    typeof s.digest.sha256 === "string" &&
+    HEX_SHA256.test(s.digest.sha256) &&
+    typeof s.digest.sha512 === "string" &&
+    HEX_SHA512.test(s.digest.sha512)
+  );
+}
+
+function isArtifact(value: unknown): boolean {
+  return isExactObject(value, ["size"]) && isCount(value.size, 0);
+}
+
+/** A safe integer of at least `min` (zod's `int()` is `Number.isSafeInteger`). */
+function isCount(value: unknown, min: number): boolean {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= min;
+}

@@ -24,14 +24,12 @@
  * moved to another name or statement fails as "registry"; changed bytes fail as "integrity".
  */
 
-import { toHex } from "./bytes.js";
-import { sha256 } from "./digest.js";
-import { isPlainObject, openEnvelope, verifyEnvelope, type Envelope, type OpenedEnvelope } from "./dsse.js";
+import { isPlainObject, type Envelope, type OpenedEnvelope } from "./dsse.js";
 import { checkPackageName, checkVersion } from "./names.js";
-import { fail, ok, type Result } from "./result.js";
-import { encodeSignature } from "./signature.js";
+import { fail, ok, type MaybePromise, type Result } from "./result.js";
+import { openStatement } from "./signed.js";
 import type { Attributes } from "./attributes.js";
-import { IN_TOTO_PAYLOAD_TYPE, parseCountersignStatement, parsePublishStatement } from "./statement.js";
+import { COUNTERSIGN_STATEMENT, describePublisherProblem, PUBLISH_STATEMENT, statementSha256 } from "./statement.js";
 
 export const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
 
@@ -50,6 +48,10 @@ export type FailureCode =
   | "unpinned_namespace"
   | "untrusted_registry"
   | "not_countersigned"
+  /** A lockfile entry installed at a pinned name is not a registry package (link, directory, git, …). */
+  | "not_a_registry_package"
+  /** A lockfile entry installed at a pinned name is another package (an alias into the namespace). */
+  | "alias_into_pinned_namespace"
   | "malformed_countersignature"
   | "bad_countersignature"
   | "countersignature_mismatch"
@@ -104,33 +106,37 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
   const failure = (layer: Layer, code: FailureCode, message: string, extra: { expected?: string; actual?: string } = {}) =>
     fail<VerifyFailure>({ layer, code, message, name, version, namespace, ...extra });
 
+  if (!nameCheck.ok) return failure("binding", "invalid_request", nameCheck.reason);
   const versionCheck = checkVersion(version);
-  if (!nameCheck.ok || !versionCheck.ok) return failure("binding", "invalid_request", nameCheck.ok ? (versionCheck as { reason: string }).reason : nameCheck.reason);
+  if (!versionCheck.ok) return failure("binding", "invalid_request", versionCheck.reason);
 
   // 1. binding: the namespace must be pinned.
   if (input.pinned.length === 0) return failure("binding", "unpinned_namespace", `no registry is pinned for ${namespace}`);
 
-  // 2. registry: a well-formed countersignature.
+  // Steps that can answer now are not awaited (`x instanceof Promise ? await x : x`): each await
+  // lets every other verification in flight advance a step, and thousands of half-done
+  // verifications cost more in garbage collection than the checks themselves.
+
+  // 2–4. registry, binding, registry: a well-formed countersignature, by a pinned key, that verifies.
   const bundle = isPlainObject(input.bundle) ? input.bundle : {};
-  const counter = openEnvelope(bundle.countersignature);
-  if ("problem" in counter) return failure("registry", "malformed_countersignature", `countersignature: ${counter.problem}`);
-  if (counter.payloadType !== IN_TOTO_PAYLOAD_TYPE) return failure("registry", "malformed_countersignature", "countersignature: not an in-toto statement");
-  const parsedCounter = await parseCountersignStatement(counter.payload);
-  if (!parsedCounter.ok) return failure("registry", "malformed_countersignature", `countersignature: ${parsedCounter.error}`);
-  const { statement: cs, registryKey } = parsedCounter.value;
-  const registryKeyid = cs.predicate.registry.keyid;
-  if (counter.keyid !== registryKeyid) return failure("registry", "malformed_countersignature", "countersignature: envelope keyid differs from the registry key in the statement");
-
-  // 3. binding: by a pinned registry key.
-  if (!input.pinned.includes(registryKeyid)) {
-    return failure("binding", "untrusted_registry", `countersigned by a registry not pinned for ${namespace} (${cs.predicate.registry.origin})`, {
-      expected: input.pinned.join(" "),
-      actual: registryKeyid,
-    });
+  const openingCounter = openStatement(bundle.countersignature, COUNTERSIGN_STATEMENT, { trusted: input.pinned });
+  const counter = openingCounter instanceof Promise ? await openingCounter : openingCounter;
+  if (!counter.ok) {
+    const problem = counter.error;
+    switch (problem.code) {
+      case "untrusted_signer":
+        return failure("binding", "untrusted_registry", `countersigned by a registry not pinned for ${namespace} (${problem.unverified.statement.predicate.registry.origin})`, {
+          expected: input.pinned.join(" "),
+          actual: problem.keyid,
+        });
+      case "bad_signature":
+        return failure("registry", "bad_countersignature", `countersignature by ${problem.keyid} does not verify`, { expected: problem.keyid });
+      default:
+        return failure("registry", "malformed_countersignature", `countersignature: ${problem.message}`);
+    }
   }
-
-  // 4. registry: the countersignature verifies.
-  if (!(await verifyEnvelope(counter, registryKey))) return failure("registry", "bad_countersignature", `countersignature by ${registryKeyid} does not verify`, { expected: registryKeyid });
+  const cs = counter.value.statement;
+  const registryKeyid = counter.value.keyid;
 
   // 5. registry: for this name, version and namespace.
   const p = cs.predicate;
@@ -142,23 +148,27 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
   }
 
   // 6–7. publisher: the enrolled key signed a well-formed statement.
-  const pub = openEnvelope(bundle.publisher);
-  if ("problem" in pub) return failure("publisher", "malformed_publisher_statement", `publisher envelope: ${pub.problem}`);
-  if (pub.keyid !== p.publisher.keyid) {
-    return failure("publisher", "publisher_key_mismatch", `publisher statement is signed by ${pub.keyid}, but the registry enrolled and countersigned ${p.publisher.keyid} for ${namespace}`, {
-      expected: p.publisher.keyid,
-      actual: pub.keyid,
-    });
+  const openingPub = openStatement(bundle.publisher, PUBLISH_STATEMENT, { signedBy: [p.publisher.keyid] });
+  const pub = openingPub instanceof Promise ? await openingPub : openingPub;
+  if (!pub.ok) {
+    const problem = pub.error;
+    switch (problem.code) {
+      case "unexpected_signer":
+        return failure("publisher", "publisher_key_mismatch", `publisher statement is signed by ${problem.keyid}, but the registry enrolled and countersigned ${p.publisher.keyid} for ${namespace}`, {
+          expected: p.publisher.keyid,
+          actual: problem.keyid,
+        });
+      case "bad_signature":
+        return failure("publisher", "bad_publisher_signature", `publisher signature by ${problem.keyid} does not verify`, { expected: problem.keyid });
+      default:
+        return failure("publisher", "malformed_publisher_statement", describePublisherProblem(problem));
+    }
   }
-  if (pub.payloadType !== IN_TOTO_PAYLOAD_TYPE) return failure("publisher", "malformed_publisher_statement", "publisher envelope: not an in-toto statement");
-  const parsedPub = await parsePublishStatement(pub.payload);
-  if (!parsedPub.ok) return failure("publisher", "malformed_publisher_statement", `publisher statement: ${parsedPub.error}`);
-  const { statement: ps, publisherKey } = parsedPub.value;
-  if (ps.predicate.publisher.keyid !== pub.keyid) return failure("publisher", "malformed_publisher_statement", "publisher statement: envelope keyid differs from the publisher key in the statement");
-  if (!(await verifyEnvelope(pub, publisherKey))) return failure("publisher", "bad_publisher_signature", `publisher signature by ${pub.keyid} does not verify`, { expected: pub.keyid });
+  const ps = pub.value.statement;
 
   // 8. registry: the countersignature binds exactly this publisher statement and signature.
-  const covered = await coversPublisher(p.publisher, pub);
+  const covering = coversPublisher(p.publisher, pub.value.envelope);
+  const covered = covering instanceof Promise ? await covering : covering;
   if (!covered) return failure("registry", "countersignature_mismatch", "countersignature covers a different publisher statement or signature");
   const pp = ps.predicate;
   if (pp.name !== p.name || pp.version !== p.version || pp.namespace !== p.namespace || pp.artifact.size !== p.artifact.size || !sameSubject(ps.subject[0], cs.subject[0])) {
@@ -183,7 +193,7 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
     namespace,
     digests: { sha256: digest.sha256, sha512: digest.sha512 },
     size: p.artifact.size,
-    publisher: { keyid: pub.keyid, createdAt: pp.createdAt },
+    publisher: { keyid: pub.value.keyid, createdAt: pp.createdAt },
     registry: { keyid: registryKeyid, origin: p.registry.origin },
     sequence: p.sequence,
     publishedAt: p.publishedAt,
@@ -191,8 +201,11 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
   });
 }
 
-async function coversPublisher(bound: { keyid: string; statementSha256: string; sig: string }, envelope: OpenedEnvelope): Promise<boolean> {
-  return bound.keyid === envelope.keyid && bound.sig === encodeSignature(envelope.signature) && bound.statementSha256 === toHex(await sha256(envelope.payload));
+function coversPublisher(bound: { keyid: string; statementSha256: string; sig: string }, envelope: OpenedEnvelope): MaybePromise<boolean> {
+  // The envelope's sig text is canonical base64 (dsse.ts), so comparing texts compares signatures.
+  if (bound.keyid !== envelope.keyid || bound.sig !== envelope.envelope.signatures[0]?.sig) return false;
+  const digest = statementSha256(envelope.payload);
+  return digest instanceof Promise ? digest.then((hex) => hex === bound.statementSha256) : digest === bound.statementSha256;
 }
 
 function sameSubject(a: { name: string; digest: { sha256: string; sha512: string } }, b: typeof a): boolean {

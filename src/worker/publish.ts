@@ -3,7 +3,7 @@
  * Publishing one version: the registry's half of the dual-signature protocol.
  *
  *     check name, version, tag, size limit            (no I/O)
- *     read the publisher envelope; parse the statement (no I/O)
+ *     open the publisher envelope (core openStatement; a bad signature is reported below)
  *     ONE D1 batch: token, namespace, enrolled key, version exists?, current tag
  *     check token scope, enrolment, 409, publisher signature
  *     stream the artifact into R2 under the signed sha512 (R2 rejects other bytes),
@@ -23,17 +23,18 @@ import {
   checkPackageName,
   checkVersion,
   countersign,
-  fromUtf8,
-  IN_TOTO_PAYLOAD_TYPE,
-  MAX_STATEMENT_BYTES,
-  openEnvelope,
+  describePublisherProblem,
   diffFiles,
   fileEntries,
-  parsePublishStatement,
+  fromUtf8,
+  MAX_STATEMENT_BYTES,
+  openStatement,
+  PUBLISH_STATEMENT,
   readPackage,
-  verifyEnvelope,
   type Bundle,
   type FileEntry,
+  type OpenedStatement,
+  type PublishStatement,
   type Signer,
 } from "../core/index.js";
 import { checkPublishScope, hashToken } from "./auth.js";
@@ -123,14 +124,15 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   } catch {
     throw publisherError(400, "malformed_statement", "publisher envelope is not UTF-8 JSON");
   }
-  const envelope = openEnvelope(envelopeJson);
-  if ("problem" in envelope) throw publisherError(400, "malformed_statement", `publisher envelope: ${envelope.problem}`);
-  if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw publisherError(400, "malformed_statement", `publisher envelope: payloadType must be ${IN_TOTO_PAYLOAD_TYPE}`);
-  const parsed = await parsePublishStatement(envelope.payload);
-  if (!parsed.ok) throw publisherError(400, "malformed_statement", `publisher statement: ${parsed.error}`);
-  const { statement, publisherKey } = parsed.value;
+  // The signature is checked here but reported after the checks below it in the header (token,
+  // enrolment, 409), so it is read from the problem until then: never acted on before.
+  const opened = await openStatement(envelopeJson, PUBLISH_STATEMENT);
+  let claimed: OpenedStatement<PublishStatement>;
+  if (opened.ok) claimed = opened.value;
+  else if (opened.error.code === "bad_signature") claimed = opened.error.unverified;
+  else throw publisherError(400, "malformed_statement", describePublisherProblem(opened.error));
+  const { statement, keyid } = claimed;
   const predicate = statement.predicate;
-  if (envelope.keyid !== predicate.publisher.keyid) throw publisherError(400, "malformed_statement", "publisher envelope keyid differs from the statement's publisher key");
   if (predicate.name !== req.name || predicate.version !== req.version) {
     throw badRequest("statement_mismatch", `publisher statement is for ${predicate.name}@${predicate.version}, but the request publishes ${req.name}@${req.version}`);
   }
@@ -141,7 +143,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
     name: req.name,
     version: req.version,
     namespace,
-    keyid: envelope.keyid,
+    keyid,
     tokenHash: await hashToken(checked.token),
     tag: req.tag,
   });
@@ -149,13 +151,12 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   checkPublishScope(ctx.token, namespace);
   if (!ctx.namespaceExists) throw new ApiError(404, "unknown_namespace", `this registry is not authoritative for ${namespace}`);
   if (!ctx.key || ctx.key.publicKey !== predicate.publisher.publicKey) {
-    throw publisherError(403, "publisher_not_enrolled", `publisher key ${envelope.keyid} is not enrolled in ${namespace}`, { namespace, actual: envelope.keyid });
+    throw publisherError(403, "publisher_not_enrolled", `publisher key ${keyid} is not enrolled in ${namespace}`, { namespace, actual: keyid });
   }
-  if (ctx.key.revokedAt) throw publisherError(403, "publisher_key_revoked", `publisher key ${envelope.keyid} was revoked in ${namespace} at ${ctx.key.revokedAt}`, { namespace, actual: envelope.keyid });
+  if (ctx.key.revokedAt) throw publisherError(403, "publisher_key_revoked", `publisher key ${keyid} was revoked in ${namespace} at ${ctx.key.revokedAt}`, { namespace, actual: keyid });
   if (ctx.versionExists) throw new ApiError(409, "version_exists", `${req.name}@${req.version} already exists; versions are immutable, publish a new version`);
-  if (!(await verifyEnvelope(envelope, publisherKey))) {
-    throw publisherError(403, "bad_publisher_signature", `publisher signature by ${envelope.keyid} does not verify`, { namespace, actual: envelope.keyid });
-  }
+  if (!opened.ok) throw publisherError(403, "bad_publisher_signature", `publisher signature by ${keyid} does not verify`, { namespace, actual: keyid });
+  const publisher = opened.value;
 
   // The bytes: streamed to R2 under the signed digest while hashed natively.
   const subject = statement.subject[0].digest;
@@ -197,8 +198,8 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   // Countersign and commit.
   const sequence = await meta.nextSequence();
   const now = deps.now();
-  const countersignature = await countersign(envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
-  const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: envelope.envelope, countersignature };
+  const countersignature = await countersign(publisher.envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
+  const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publisher.envelope.envelope, countersignature };
   const row: VersionRow = {
     name: req.name,
     version: req.version,
@@ -208,7 +209,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
     sha256: digests.sha256,
     sha512: digests.sha512,
     sha1: digests.sha1,
-    publisherKeyid: envelope.keyid,
+    publisherKeyid: keyid,
     bundle: JSON.stringify(bundle),
     manifest: contents && JSON.stringify(contents.manifest),
     publishedAt: now.toISOString(),

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { checkPublicKey, fingerprint, fromBase64, fromHex, isFingerprint, keyPairFromSeed, parsePublicKey, shortFingerprint, sshPublicKeyLine, toBase64 } from "../../src/core/index.js";
 
@@ -54,5 +55,17 @@ describe("public key acceptance", () => {
     const b64 = toBase64(pair.publicKey);
     expect(parsePublicKey(b64.replace("=", ""))).toEqual({ problem: "encoding" });
     expect(parsePublicKey(` ${b64}`)).toEqual({ problem: "encoding" });
+  });
+});
+
+describe("key derivation", () => {
+  it("the native (WebCrypto) public key of a seed is noble's, for any seed", async () => {
+    const { getPublicKeyAsync } = await import("@noble/ed25519");
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ minLength: 32, maxLength: 32 }), async (seed) => {
+        expect(toBase64((await keyPairFromSeed(seed)).publicKey)).toBe(toBase64(await getPublicKeyAsync(seed)));
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -15,7 +15,7 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import { fromBase64, fromUtf8, sriFromHex } from "../../core/index.js";
 import type { VersionRow } from "../storage/meta.js";
 
-export const ABBREVIATED_TYPE = "application/vnd.npm.install-v1+json";
+export { ABBREVIATED_TYPE } from "../../core/index.js";
 
 /** Fields of a version kept in the abbreviated document (npm/registry docs, plus newer clients). */
 const ABBREVIATED_FIELDS = [
