@@ -1,15 +1,25 @@
-/** @module `keygen` (publisher keys) and `registry-keygen` (a production registry signing key). */
+/**
+ * @module
+ * `keygen` (publisher keys; with `--receipt`, receipt keys) and `registry-keygen` (a production
+ * registry signing key). `keygen --receipt` prints the fingerprint a team commits under
+ * `receipts.signers` in countersign.json; the private key stays in the config directory or a CI
+ * secret, never in the project (docs/PROTOCOL.md §17).
+ */
 
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { generateKeyPair, sshPublicKeyLine, toBase64 } from "../../../src/core/index.js";
-import { emit, JSON_OPTION, str, type Command } from "../command.js";
+import { emit, JSON_OPTION, str, type Command, type Values } from "../command.js";
 import { defaultKeyPath, writeKeyFile } from "../keyfile.js";
+import { RECEIPT_KEY_ENV, receiptKey, receiptKeyPath, refuseKeyInProject } from "../receipts.js";
 
 export const keygen: Command = {
   name: "keygen",
   summary: "create a publisher key pair (private key file written 0600)",
-  usage: "countersign keygen [--out FILE] [--force] [--json]",
-  options: { out: { type: "string", short: "o" }, force: { type: "boolean" }, ...JSON_OPTION },
+  usage: "countersign keygen [--out FILE] [--force] [--json]\n       countersign keygen --receipt [--out FILE [--force]] [--json]   (the receipt key's fingerprint; --out: a new one for a CI secret)",
+  options: { out: { type: "string", short: "o" }, force: { type: "boolean" }, receipt: { type: "boolean" }, ...JSON_OPTION },
   async run(values) {
+    if (values.receipt) return receiptKeygen(values);
     const path = str(values, "out") ?? defaultKeyPath();
     const pair = await generateKeyPair();
     writeKeyFile(path, pair, values.force === true);
@@ -43,3 +53,38 @@ export const registryKeygen: Command = {
     return 0;
   },
 };
+
+const signersLine = (keyid: string) => `  "receipts": { "signers": ["${keyid}"] }`;
+
+/** The machine's receipt key (created on first use), or with --out a new one to hand to CI as a secret. */
+async function receiptKeygen(values: Values): Promise<number> {
+  const out = str(values, "out");
+  if (out !== undefined) {
+    const path = resolve(out);
+    refuseKeyInProject(path);
+    const pair = await generateKeyPair();
+    writeKeyFile(path, pair, values.force === true);
+    emit(
+      values,
+      [
+        `receipt key written to ${path} (mode 600)`,
+        `fingerprint: ${pair.keyid}`,
+        "",
+        `Store the file's content as the CI secret ${RECEIPT_KEY_ENV}, then delete the file.`,
+        "Trust receipts it signs by adding its fingerprint to countersign.json:",
+        signersLine(pair.keyid),
+      ],
+      { path, keyid: pair.keyid, publicKey: toBase64(pair.publicKey), created: true },
+    );
+    return 0;
+  }
+  const source = process.env[RECEIPT_KEY_ENV] ? RECEIPT_KEY_ENV : receiptKeyPath();
+  const created = source !== RECEIPT_KEY_ENV && !existsSync(source);
+  const pair = (await receiptKey(true))!;
+  emit(
+    values,
+    [`receipt key: ${source}${created ? " (created)" : ""}`, `fingerprint: ${pair.keyid}`, "", "To accept receipts this key signs on other machines, add to countersign.json:", signersLine(pair.keyid)],
+    { path: source, keyid: pair.keyid, publicKey: toBase64(pair.publicKey), created },
+  );
+  return 0;
+}
