@@ -4,17 +4,19 @@
 //   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
 import { build } from "esbuild";
-import { chmodSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const node = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", absWorkingDir: root };
+const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const node = { bundle: true, platform: "node", format: "esm", target: "node20", logLevel: "warning", absWorkingDir: root, define: { __COUNTERSIGN_VERSION__: JSON.stringify(version) } };
 // Bundled CommonJS (semver) may call require() for Node built-ins: give the ESM bundle one.
 const banner = { js: "#!/usr/bin/env node\nimport { createRequire as __countersignRequire } from 'node:module'; const require = __countersignRequire(import.meta.url);" };
 
 await Promise.all([
-  build({ ...node, entryPoints: ["scripts/cli/main.ts"], outfile: "dist/countersign.mjs", banner }),
+  // Split: verify loads the lockfile parsers (most of the client) only when it has work to do.
+  build({ ...node, entryPoints: { countersign: "scripts/cli/main.ts" }, outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]", outExtension: { ".js": ".mjs" }, banner }),
   build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/runtime/hook.ts"], outfile: "dist/hook.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/runtime/loader.ts"], outfile: "dist/hook-loader.mjs", banner }),

@@ -21,7 +21,7 @@ export interface FileDigests {
 }
 
 /** Size and sha1/sha256/sha512 of bytes fed in chunks, with node:crypto. */
-export function artifactHasher(): { update(chunk: Uint8Array): void; digests(): FileDigests } {
+export function artifactHasher(): { update(chunk: Uint8Array): void; size(): number; digests(): FileDigests } {
   const hashes = { sha1: createHash("sha1"), sha256: createHash("sha256"), sha512: createHash("sha512") };
   let size = 0;
   return {
@@ -29,6 +29,7 @@ export function artifactHasher(): { update(chunk: Uint8Array): void; digests(): 
       size += chunk.length;
       for (const h of Object.values(hashes)) h.update(chunk);
     },
+    size: () => size,
     digests: () => ({ size, sha1: hashes.sha1.digest("hex"), sha256: hashes.sha256.digest("hex"), sha512: hashes.sha512.digest("hex") }),
   };
 }

@@ -10,6 +10,9 @@
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
 import { ARTIFACT_MEMBER, MAX_STATEMENT_BYTES, STATEMENT_MEMBER } from "../core/index.js";
 import { badRequest } from "./errors.js";
+/** How much of a refused upload is still read (and discarded) so that the client sees the refusal. */
+const DRAIN_BYTES = 1024 * 1024;
+
 /** Tar framing around the two members: headers, padding and the end-of-archive blocks. */
 export const UPLOAD_OVERHEAD_BYTES = 16 * 1024;
 
@@ -22,7 +25,10 @@ export interface Upload {
   artifact(): Promise<{ size: number; body: ReadableStream<Uint8Array> }>;
   /** Checks that nothing follows the artifact. */
   end(): Promise<void>;
-  /** Stops reading: cancels the request body so the connection is not left half-read. */
+  /**
+   * Stops reading: drains what is left of a small body (so the client finishes sending and reads
+   * our refusal instead of a connection reset), and cancels a large one.
+   */
   cancel(): Promise<void>;
 }
 
@@ -70,7 +76,18 @@ export function openUpload(body: ReadableStream<Uint8Array>): Upload {
       }
     },
     async cancel() {
-      await entries.cancel().catch(() => undefined);
+      let left = DRAIN_BYTES;
+      try {
+        for (let read = await entries.read(); !read.done; read = await entries.read()) {
+          const body = read.value.body.getReader();
+          for (let chunk = await body.read(); !chunk.done; chunk = await body.read()) {
+            left -= chunk.value.byteLength;
+            if (left < 0) throw new RangeError("too much left to drain");
+          }
+        }
+      } catch {
+        await entries.cancel().catch(() => undefined);
+      }
     },
   };
 }

@@ -1,82 +1,82 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+/**
+ * Finding and reading a project's lockfiles (scripts/cli/lockfiles/index.ts): which files, in
+ * which order, what happens with none, several, or an unknown one. Each format has its own
+ * test file (lockfiles-npm, -pnpm, -yarn, -bun), as do the package.json cross-check and the
+ * registry configuration.
+ */
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { readLockfiles, readNpmLockfile, readPnpmLockfile } from "../../scripts/cli/lockfiles.js";
-import { registryOfTarball } from "../../scripts/cli/project.js";
+import { CliError, EXIT } from "../../scripts/cli/errors.js";
+import { LOCKFILES as HOOK_LOCKFILES } from "../../scripts/cli/lockfile-names.js";
+import { LOCKFILES, readLockfile, readLockfileOnly, readLockfiles } from "../../scripts/cli/lockfiles/index.js";
 
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/lockfiles/${name}`, import.meta.url));
 const dir = () => mkdtempSync(join(tmpdir(), "countersign-lock-"));
-const write = (path: string, text: string) => (writeFileSync(path, text), path);
-const SRI = `sha512-${"A".repeat(86)}==`;
 
-describe("package-lock.json", () => {
-  it.each([2, 3])("reads lockfileVersion %i: nested, aliased, bundled and linked entries", (lockfileVersion) => {
-    const path = write(
-      join(dir(), "package-lock.json"),
-      JSON.stringify({
-        lockfileVersion,
-        packages: {
-          "": { name: "app", dependencies: {} },
-          "node_modules/@acme/utils": { version: "1.0.0", resolved: "https://r/@acme/utils/-/utils-1.0.0.tgz", integrity: SRI },
-          "node_modules/a/node_modules/@acme/utils": { version: "0.9.0", integrity: SRI },
-          "node_modules/my-alias": { name: "@acme/real", version: "2.0.0", integrity: SRI },
-          "node_modules/host/node_modules/inside": { version: "1.0.0", inBundle: true },
-          "node_modules/workspace-a": { resolved: "packages/a", link: true },
-          "packages/a": { name: "workspace-a", version: "0.0.0" },
-        },
-        ...(lockfileVersion === 2 ? { dependencies: { "@acme/utils": { version: "1.0.0" } } } : {}),
-      }),
-    );
-    expect(readNpmLockfile(path).map((p) => [p.name, p.version, p.bundled ?? false])).toEqual([
-      ["@acme/utils", "1.0.0", false],
-      ["@acme/utils", "0.9.0", false],
-      ["@acme/real", "2.0.0", false],
-      ["inside", "1.0.0", true],
-    ]);
+describe("readLockfiles", () => {
+  it("knows every lockfile name, from a dependency-free module the runtime hook can import", () => {
+    expect(LOCKFILES).toBe(HOOK_LOCKFILES);
+    expect([...LOCKFILES]).toEqual(["npm-shrinkwrap.json", "package-lock.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock", "bun.lockb"]);
+    expect(readFileSync(fileURLToPath(new URL("../../scripts/cli/lockfile-names.ts", import.meta.url)), "utf8")).not.toMatch(/^import /m);
   });
 
-  it.each([
-    ['{"lockfileVersion": 1, "dependencies": {}}', "lockfileVersion 1 is not supported"],
-    ["not json", "not valid JSON"],
-    ['{"lockfileVersion": 3}', "no packages section"],
-    ['{"lockfileVersion": 3, "packages": {"node_modules/x": {}}}', "has no version"],
-  ])("refuses %s", (text, message) => {
-    expect(() => readNpmLockfile(write(join(dir(), "package-lock.json"), text))).toThrow(message);
-  });
-});
-
-describe("pnpm-lock.yaml", () => {
-  it("reads lockfileVersion 9.0", () => {
-    const path = write(
-      join(dir(), "pnpm-lock.yaml"),
-      `lockfileVersion: '9.0'\nimporters:\n  .:\n    dependencies: {}\npackages:\n  '@acme/utils@1.0.0':\n    resolution: {integrity: ${SRI}}\n  left-pad@1.3.0:\n    resolution: {integrity: ${SRI}, tarball: https://r/left-pad/-/left-pad-1.3.0.tgz}\nsnapshots: {}\n`,
-    );
-    expect(readPnpmLockfile(path)).toEqual([
-      { name: "@acme/utils", version: "1.0.0", integrity: SRI, lockfile: path },
-      { name: "left-pad", version: "1.3.0", integrity: SRI, resolved: "https://r/left-pad/-/left-pad-1.3.0.tgz", lockfile: path },
-    ]);
+  it("says so when there is no lockfile, or a given one does not exist", () => {
+    const d = dir();
+    const error = (() => {
+      try {
+        readLockfiles(d, []);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).exitCode).toBe(EXIT.usage);
+    expect((error as CliError).message).toContain("no lockfile in");
+    expect(() => readLockfiles(d, [join(d, "package-lock.json")])).toThrow("does not exist");
   });
 
-  it("reads lockfileVersion 6.0 keys with peer suffixes", () => {
-    const path = write(join(dir(), "pnpm-lock.yaml"), `lockfileVersion: '6.0'\npackages:\n  /@acme/ui@2.0.0(react@18.2.0):\n    resolution: {integrity: ${SRI}}\n`);
-    expect(readPnpmLockfile(path).map((p) => `${p.name}@${p.version}`)).toEqual(["@acme/ui@2.0.0"]);
+  it("reads every lockfile present, each with its own manager", () => {
+    const d = dir();
+    cpSync(fixture("bun"), d, { recursive: true });
+    copyFileSync(join(fixture("npm"), "package-lock.json"), join(d, "package-lock.json"));
+    copyFileSync(join(fixture("pnpm"), "pnpm-lock.yaml"), join(d, "pnpm-lock.yaml"));
+    copyFileSync(join(fixture("yarn-berry"), "yarn.lock"), join(d, "yarn.lock"));
+    const entries = readLockfiles(d, []);
+    const managerOf = new Map(entries.filter((e) => !e.lockfile.endsWith("package.json")).map((e) => [e.lockfile, e.manager]));
+    expect(Object.fromEntries(managerOf)).toEqual({
+      [join(d, "package-lock.json")]: "npm",
+      [join(d, "pnpm-lock.yaml")]: "pnpm",
+      [join(d, "yarn.lock")]: "yarn-berry",
+      [join(d, "bun.lock")]: "bun",
+    });
   });
 
-  it("refuses unsupported versions", () => {
-    expect(() => readPnpmLockfile(write(join(dir(), "pnpm-lock.yaml"), "lockfileVersion: 5.4\npackages: {}\n"))).toThrow("not supported");
+  it("reads only the lockfiles given, whatever their file names", () => {
+    const d = dir();
+    copyFileSync(join(fixture("npm"), "package-lock.json"), join(d, "package-lock.json"));
+    copyFileSync(join(fixture("pnpm"), "pnpm-lock.yaml"), join(d, "other.yaml"));
+    expect(new Set(readLockfiles(d, [join(d, "other.yaml")]).map((e) => e.manager))).toEqual(new Set(["pnpm"]));
+    writeFileSync(join(d, "deps.txt"), "");
+    expect(() => readLockfiles(d, [join(d, "deps.txt")])).toThrow(`${join(d, "deps.txt")}: is not a lockfile this reader knows`);
   });
-});
 
-it("finds the lockfiles in a directory, and says so when there are none", () => {
-  const d = dir();
-  expect(() => readLockfiles(d, [])).toThrow("no lockfile");
-  write(join(d, "package-lock.json"), JSON.stringify({ lockfileVersion: 3, packages: { "": {} } }));
-  expect(readLockfiles(d, [])).toEqual([]);
-});
+  it("an empty project has no entries, but still a manager", () => {
+    const d = dir();
+    writeFileSync(join(d, "package-lock.json"), JSON.stringify({ lockfileVersion: 3, packages: { "": {} } }));
+    expect(readLockfiles(d, [])).toEqual([]);
+    expect(readLockfileOnly(join(d, "package-lock.json"))).toEqual({ manager: "npm", entries: [] });
+    expect(readLockfile(join(d, "package-lock.json"))).toEqual([]);
+  });
 
-it("derives a package's registry from its tarball URL", () => {
-  expect(registryOfTarball("https://npm.acme.dev/path/@acme/utils/-/utils-1.0.0.tgz", "@acme/utils")).toBe("https://npm.acme.dev/path");
-  expect(registryOfTarball("http://127.0.0.1:8787/@acme%2futils/-/utils-1.0.0.tgz", "@acme/utils")).toBe("http://127.0.0.1:8787");
-  expect(registryOfTarball("git+ssh://git@github.com/x.git", "x")).toBeUndefined();
-  expect(registryOfTarball(undefined, "x")).toBeUndefined();
+  it("every entry has at least one installed name, and never a skipped kind", () => {
+    for (const name of ["npm", "npm-v2", "npm-shrinkwrap", "pnpm", "pnpm-v6", "yarn-classic", "yarn-berry", "bun"]) {
+      for (const entry of readLockfiles(fixture(name), [])) {
+        expect(entry.installedAs.length, `${name} ${entry.location}`).toBeGreaterThan(0);
+        expect(["registry", "bundled", "link", "directory", "tarball", "git", "workspace", "patch"]).toContain(entry.kind);
+      }
+    }
+  });
 });

@@ -201,7 +201,7 @@ describe("the client fails clearly", () => {
     [["fetch", "no-version"], 2, "expected name@version"],
     [["publish", "missing.txt", "--name", "x", "--version", "1.0.0"], 2, "does not exist"],
     [["publish", "notes.txt"], 2, "not an npm tarball"],
-    [["identity", "http://127.0.0.1:9"], 3, "cannot reach"],
+    [["identity", "http://127.0.0.1:9"], 3, "127.0.0.1:9 unreachable"],
     [["fetch", "@acme/notes@1.0.0", "--fingerprint", "x", "--bogus"], 2, "Unknown option"],
   ])("countersign %j → exit %i, one line", async (args, code, text) => {
     const out = await cs(args as string[]);

@@ -14,18 +14,16 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
 import semverValidRange from "semver/ranges/valid.js";
-import { checkPackageName, describeFailure, evaluatePolicy, hexFromSri, PINS_FILE, resolvePin, verifyBundle } from "../../../src/core/index.js";
+import { checkPackageName, describeFailure, PINS_FILE, resolvePin } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
-import { encodeName, registryBase, requestJson } from "../http.js";
-import { loadPins } from "../project.js";
+import { registryBase } from "../http.js";
+import { loadPins } from "../pins-file.js";
+import { RegistryClient } from "../registry-client.js";
+import { judge } from "../verification/judge.js";
+import { lockedSha512 } from "../verification/plan.js";
 import { readReceipt } from "../receipts.js";
 
-interface PackumentVersion {
-  version: string;
-  deprecated?: string;
-  dist?: { integrity?: string; countersign?: { reviews?: unknown[] } };
-}
 
 function parseAddSpec(spec: string): { name: string; range: string } {
   const at = spec.lastIndexOf("@");
@@ -47,49 +45,35 @@ export const add: Command = {
     const { name, range } = parseAddSpec(positionals[0]!);
     const dir = resolve(str(values, "dir") ?? ".");
     const pins = loadPins(resolve(dir, str(values, "pins") ?? PINS_FILE));
-    const policy = pins.policy ?? { rules: [] };
     const { namespace, rule } = resolvePin(pins, name);
     if (rule.kind !== "registry") throw new CliError(`${namespace} is not pinned to a registry (rule: ${rule.kind}); add resolves only in pinned namespaces`, EXIT.rejected);
     const registry = registryBase(rule.url);
 
-    const packument = await requestJson<{ versions?: Record<string, PackumentVersion> }>(`${registry}/${encodeName(name)}`, {
-      token: process.env.COUNTERSIGN_TOKEN,
-      headers: { accept: "application/vnd.npm.install-v1+json" },
-    });
+    const packument = await new RegistryClient(registry, process.env.COUNTERSIGN_TOKEN).packument(name);
+    if (!packument) throw new CliError(`${registry} has no package ${name}`, EXIT.rejected);
     const includePrerelease = semverPrerelease(range.replace(/^[^0-9]*/, "")) !== null;
     const candidates = Object.values(packument.versions ?? {})
-      .filter((v) => semverSatisfies(v.version, range, { includePrerelease }))
+      .flatMap((v) => (typeof v?.version === "string" && semverSatisfies(v.version, range, { includePrerelease }) ? [{ version: v.version, dist: v.dist }] : []))
       .sort((a, b) => semverRcompare(a.version, b.version));
     if (candidates.length === 0) throw new CliError(`no version of ${name} at ${registry} satisfies ${range}`, EXIT.rejected);
 
     // The publisher of what is locked now (or last verified) is the baseline for publisher continuity.
-    const receipt = await readReceipt(dir);
+    const receipt = await readReceipt(dir, { pins });
     const previousPublisher = receipt?.packages.find((p) => p.name === name)?.publisher;
     const approvals = ((values["approve-publisher"] as string[] | undefined) ?? []).map((keyid) => ({ name, keyid }));
 
     const skipped: { version: string; reason: string }[] = [];
     let chosen: { version: string; integrity: string } | undefined;
     for (const candidate of candidates) {
-      const integrity = candidate.dist?.integrity;
-      const sha512 = integrity ? hexFromSri(integrity, "sha512") : undefined;
-      if (!integrity || !sha512) {
-        skipped.push({ version: candidate.version, reason: "no sha512 integrity" });
+      const integrity = typeof candidate.dist?.integrity === "string" ? candidate.dist.integrity : undefined;
+      const locked = lockedSha512(integrity);
+      if (!integrity || !locked.ok) {
+        skipped.push({ version: candidate.version, reason: locked.ok ? "no integrity" : locked.reason.replace("the lockfile records", "the registry lists") });
         continue;
       }
-      const result = await verifyBundle({ name, version: candidate.version, artifact: { sha512 }, bundle: candidate.dist?.countersign, pinned: rule.fingerprints });
-      if (!result.ok) {
-        skipped.push({ version: candidate.version, reason: describeFailure(result.error) });
-        continue;
-      }
-      const reviews = candidate.dist?.countersign?.reviews;
-      const violations = await evaluatePolicy(policy, {
-        verified: result.value,
-        reviews: Array.isArray(reviews) ? reviews : [],
-        ...(previousPublisher ? { previousPublisher } : {}),
-        approvals,
-      });
-      if (violations.length) {
-        skipped.push({ version: candidate.version, reason: `policy: ${violations.map((v) => `rule ${v.index} (${v.rule}): ${v.reason}`).join("; ")}` });
+      const verdict = await judge({ name, version: candidate.version, sha512: locked.sha512, bundle: candidate.dist?.countersign, fingerprints: rule.fingerprints, policy: pins.policy, previousPublisher, approvals });
+      if (!verdict.ok) {
+        skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
         continue;
       }
       chosen = { version: candidate.version, integrity };

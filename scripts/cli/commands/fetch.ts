@@ -13,7 +13,7 @@ import { describeFailure, verifyBundle, type Verified, type VerifyFailure } from
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
-import { encodeName, registryBase, request, requestJson } from "../http.js";
+import { encodeName, limitOf, registryBase, request, requestJson, TRANSFER_TIMEOUT_MS } from "../http.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
 
@@ -35,10 +35,14 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
 
 /** Streams a URL to a file while hashing it natively. */
 export async function download(url: string, path: string): Promise<FileDigests> {
-  const response = await request(url);
+  const response = await request(url, { timeoutMs: TRANSFER_TIMEOUT_MS });
   const hasher = artifactHasher();
+  const limit = limitOf("tarball");
   const body = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
-  body.on("data", (chunk: Buffer) => hasher.update(chunk));
+  body.on("data", (chunk: Buffer) => {
+    hasher.update(chunk);
+    if (hasher.size() > limit) body.destroy(new CliError(`${new URL(url).host} sent more than ${limit} bytes for ${url}: refused`));
+  });
   await pipeline(body, createWriteStream(path, { mode: 0o644 }));
   return hasher.digests();
 }

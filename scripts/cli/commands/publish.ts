@@ -23,7 +23,7 @@ import { AI_OPTIONS, AI_USAGE, aiAttribute } from "../ai.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { resolveArtifact, hashFile } from "../files.js";
-import { encodeName, registryBase, requestJson } from "../http.js";
+import { encodeName, registryBase, requestJson, TRANSFER_TIMEOUT_MS as UPLOAD_TIMEOUT_MS } from "../http.js";
 import { readKeyFile } from "../keyfile.js";
 
 interface PublishResponse {
@@ -86,6 +86,7 @@ export const publish: Command = {
       token,
       headers: { "content-type": UPLOAD_MEDIA_TYPE, "content-length": String(uploadLength(statement.length, digests.size)) },
       body: uploadBody(statement, file, digests.size),
+      timeoutMs: UPLOAD_TIMEOUT_MS,
     });
 
     // Check what came back: our statement, countersigned for this name, version and these bytes.

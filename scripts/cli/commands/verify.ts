@@ -1,42 +1,63 @@
-/** @module `verify`: every package in the project's lockfiles against the pins (project.ts). */
+/** @module `verify`: every package in the project's lockfiles against the pins (verification/project.ts). */
 
-import { resolve } from "node:path";
-import { describeFailure, PINS_FILE } from "../../../src/core/index.js";
+import { join, resolve } from "node:path";
+import { describeFailure, PINS_FILE, RECEIPT_FILE } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command, type Values } from "../command.js";
 import { EXIT, usageError } from "../errors.js";
-import { verifyProject, type ProjectReport } from "../project.js";
+import type { PackageReport, ProjectReport } from "../verification/project.js";
+import { unchangedSinceReceipt } from "../verification/unchanged.js";
+
+const aliasNote = (p: PackageReport) => (p.installedAs.some((n) => n !== p.name) ? ` (installed as ${p.installedAs.join(", ")})` : "");
 
 function humanReport(report: ProjectReport, verbose: boolean): string[] {
   const lines = [`verify: ${report.summary.total} packages from ${report.lockfiles.join(", ")} against ${report.pins}`];
+  for (const note of report.notes) lines.push(`  note: ${note}`);
   for (const p of report.packages) {
     if (p.status === "failed") lines.push(`  ✗ ${describeFailure(p.failure!)}`);
-    else if (p.status === "unverified") lines.push(`  ~ ${p.name}@${p.version}: unverified, allowed by rule "${p.rule}"`);
-    else if (verbose) lines.push(`  ✓ ${p.name}@${p.version}: countersigned by ${p.registry} (${p.verified!.registry.keyid}), publisher ${p.verified!.publisher.keyid}, sequence ${p.verified!.sequence}`);
+    else if (p.status === "unavailable") lines.push(`  ? ${p.message}`);
+    else if (p.status === "unverified" && verbose) lines.push(`  ~ ${p.name}@${p.version}${aliasNote(p)}: unverified ${p.kind === "registry" ? "" : `${p.kind} `}package, allowed by rule "${p.rule}"`);
+    else if (p.status === "verified" && verbose) lines.push(`  ✓ ${p.name}@${p.version}: countersigned by ${p.registry} (${p.verified!.registry.keyid}), publisher ${p.verified!.publisher.keyid}, sequence ${p.verified!.sequence}`);
   }
-  const { verified, unverified, failed: bad } = report.summary;
-  lines.push(`${report.ok ? "ok" : "FAILED"}: ${verified} verified, ${unverified} unverified (allowed), ${bad} failed`);
+  const { verified, unverified, failed, unavailable } = report.summary;
+  const verdict = report.ok ? "ok" : failed > 0 ? "FAILED" : "COULD NOT VERIFY";
+  lines.push(`${verdict}: ${verified} verified, ${unverified} unverified (allowed), ${failed} failed${unavailable ? `, ${unavailable} could not be checked (registry unreachable)` : ""}`);
   if (report.receipt) lines.push(`receipt for the runtime hook: ${report.receipt}`);
   return lines;
 }
 
 export const verify: Command = {
   name: "verify",
-  summary: "verify every package in the project's lockfile against the pins (fail-closed)",
+  summary: "verify every package in the project's lockfiles against the pins (fail-closed)",
   usage:
-    "countersign verify [--dir DIR] [--pins countersign.json] [--lockfile FILE]... [--no-receipt] [--verbose] [--json]\n" +
-    "  applies the pins' policy; on success writes countersign-receipt.json for the runtime hook\n  token for pinned registries with READ_ACCESS=token: $COUNTERSIGN_TOKEN",
-  options: { dir: { type: "string" }, pins: { type: "string" }, lockfile: { type: "string", multiple: true }, "no-receipt": { type: "boolean" }, verbose: { type: "boolean", short: "v" }, ...JSON_OPTION },
+    "countersign verify [--dir DIR] [--pins countersign.json] [--lockfile FILE]... [--no-receipt] [--no-cache] [--verbose] [--json]\n" +
+    "  reads npm-shrinkwrap.json, package-lock.json, pnpm-lock.yaml, yarn.lock and bun.lock (every one present)\n" +
+    "  applies the pins' policy; on success writes countersign-receipt.json for the runtime hook\n" +
+    "  an unchanged project (same pins, lockfiles, package.json and client) is not re-verified; --no-cache forces it\n" +
+    "  exit 0 verified, 1 rejected, 3 could not verify (a registry unreachable)\n" +
+    "  token for pinned registries with READ_ACCESS=token: $COUNTERSIGN_TOKEN",
+  options: { dir: { type: "string" }, pins: { type: "string" }, lockfile: { type: "string", multiple: true }, "no-receipt": { type: "boolean" }, "no-cache": { type: "boolean" }, verbose: { type: "boolean", short: "v" }, ...JSON_OPTION },
   async run(values: Values, positionals) {
     if (positionals.length) throw usageError(`usage: ${this.usage}`);
     const dir = resolve(str(values, "dir") ?? ".");
-    const report = await verifyProject({
-      dir,
-      pinsPath: resolve(dir, str(values, "pins") ?? PINS_FILE),
-      lockfiles: ((values.lockfile as string[] | undefined) ?? []).map((f) => resolve(dir, f)),
-      token: process.env.COUNTERSIGN_TOKEN,
-      receipt: values["no-receipt"] !== true,
-    });
+    const pinsPath = resolve(dir, str(values, "pins") ?? PINS_FILE);
+    const lockfiles = ((values.lockfile as string[] | undefined) ?? []).map((f) => resolve(dir, f));
+    if (values["no-cache"] !== true) {
+      const receipt = await unchangedSinceReceipt({ dir, pinsPath, lockfiles });
+      if (receipt?.verdict) {
+        const { summary } = receipt.verdict;
+        const path = join(dir, RECEIPT_FILE);
+        emit(
+          values,
+          [`verify: nothing changed since ${path} (${receipt.createdAt}): pins, lockfiles and package.json are byte for byte the ones verified then (--no-cache re-verifies)`, `ok: ${summary.verified} verified, ${summary.unverified} unverified (allowed), 0 failed`],
+          { ok: true, exitCode: EXIT.ok, cached: true, receipt: path, verifiedAt: receipt.createdAt, summary: { ...summary, failed: 0, unavailable: 0 } },
+        );
+        return EXIT.ok;
+      }
+    }
+    // The lockfile parsers are most of the client's code: loaded only when there is work to do.
+    const { verifyProject } = await import("../verification/project.js");
+    const report = await verifyProject({ dir, pinsPath, lockfiles, token: process.env.COUNTERSIGN_TOKEN, receipt: values["no-receipt"] !== true });
     emit(values, humanReport(report, values.verbose === true), report);
-    return report.ok ? EXIT.ok : EXIT.rejected;
+    return report.exitCode;
   },
 };

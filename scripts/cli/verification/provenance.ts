@@ -1,0 +1,177 @@
+/**
+ * @module
+ * Step 2 of project verification: find a provenance bundle for every package that must be
+ * countersigned, and judge it. A URL only says where to look; the pinned keys decide.
+ *
+ * Each package has an ordered list of places to ask: the pinned registry's URL first, then the
+ * registry the lockfile says it was installed from, then the registry its package manager is
+ * configured with for that name. At each place the batch API is asked, and a place without it
+ * (a plain mirror or proxy) is read through the `dist.countersign` of its packuments. The
+ * first bundle that verifies wins. When none does:
+ *
+ * - a bundle that failed is the answer (preferring the one from where the package was
+ *   installed, which names the registry that really served it);
+ * - else, if a place could not be reached, the package is "unavailable" (exit 3: an outage is
+ *   not an attack, and it is not a pass either);
+ * - else no place has one: `binding not_countersigned`.
+ */
+
+import type { Policy, Verified, VerifyFailure } from "../../../src/core/index.js";
+import { CliError } from "../errors.js";
+import { registryBase } from "../http.js";
+import { RegistryClient, specKey, type Spec } from "../registry-client.js";
+import { judge } from "./judge.js";
+import type { RegistryPin } from "./plan.js";
+
+export interface ProvenanceRequest {
+  spec: Spec;
+  namespace: string;
+  pin: RegistryPin;
+  /** Hex sha512 of the bytes that will be installed; undefined: hash the tarball `tarballFrom` serves. */
+  sha512: string | undefined;
+  /** Where else to ask, in order, after the pinned URL (no token is sent to these). */
+  locators: string[];
+  /** For lockfiles whose checksum is not of the tarball: the registry the package manager downloads from. */
+  tarballFrom?: string | undefined;
+  /** Publisher key of the version this one replaces (previous receipt), for publisher continuity. */
+  previousPublisher?: string | undefined;
+}
+
+export type ProvenanceOutcome =
+  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string }
+  | { status: "failed"; failure: VerifyFailure }
+  | { status: "unavailable"; message: string };
+
+interface Pending {
+  request: ProvenanceRequest;
+  sha512: string;
+  places: string[];
+  failures: { failure: VerifyFailure; place: string }[];
+  /** Places that could not answer, with why (an outage or an oversized answer). */
+  unreachable: Map<string, string>;
+}
+
+export interface ProvenanceOptions {
+  policy: Policy | undefined;
+  /** Sent to the pinned registries only (READ_ACCESS=token). */
+  token: string | undefined;
+}
+
+export async function findProvenance(requests: ProvenanceRequest[], options: ProvenanceOptions): Promise<ProvenanceOutcome[]> {
+  const pinnedUrls = new Set(requests.map((r) => registryBase(r.pin.url)));
+  const clients = new Map<string, RegistryClient>();
+  const client = (url: string) => {
+    let found = clients.get(url);
+    if (!found) clients.set(url, (found = new RegistryClient(url, pinnedUrls.has(url) ? options.token : undefined)));
+    return found;
+  };
+
+  const outcomes: ProvenanceOutcome[] = new Array(requests.length);
+  const pending = new Map<number, Pending>();
+
+  // Bytes whose lockfile digest is not of the tarball: hash what the package manager downloads.
+  await Promise.all(
+    requests.map(async (request, index) => {
+      let sha512 = request.sha512;
+      if (sha512 === undefined) {
+        const from = request.tarballFrom;
+        if (!from) {
+          outcomes[index] = { status: "unavailable", message: `could not verify ${specKey(request.spec)}: no registry is configured to download it from` };
+          return;
+        }
+        try {
+          sha512 = await client(registryBase(from)).tarballSha512(request.spec);
+        } catch (err) {
+          outcomes[index] = { status: "unavailable", message: `could not verify ${specKey(request.spec)}: ${(err as Error).message}` };
+          return;
+        }
+        if (sha512 === undefined) {
+          outcomes[index] = failedAt(request, "binding", "not_countersigned", `${registryBase(from)}, where it is installed from, does not serve ${specKey(request.spec)}`);
+          return;
+        }
+      }
+      const places = [...new Set([registryBase(request.pin.url), ...request.locators.map((l) => registryBase(l))])];
+      pending.set(index, { request, sha512, places, failures: [], unreachable: new Map() });
+    }),
+  );
+
+  // Ask place by place: round r asks every unresolved package's r-th place, batched per place.
+  for (let round = 0; pending.size > 0; round++) {
+    const asked = new Map<string, number[]>();
+    for (const [index, item] of pending) {
+      const place = item.places[round];
+      if (place === undefined) {
+        outcomes[index] = settle(item);
+        pending.delete(index);
+      } else asked.set(place, [...(asked.get(place) ?? []), index]);
+    }
+    await Promise.all(
+      [...asked].map(async ([place, indexes]) => {
+        const specs = indexes.map((i) => pending.get(i)!.request.spec);
+        let bundles: Map<string, unknown>;
+        try {
+          bundles = await bundlesAt(client(place), specs);
+        } catch (err) {
+          if (!(err instanceof CliError)) throw err;
+          for (const i of indexes) pending.get(i)!.unreachable.set(place, err.message);
+          return;
+        }
+        await Promise.all(
+          indexes.map(async (i) => {
+            const item = pending.get(i)!;
+            const bundle = bundles.get(specKey(item.request.spec));
+            if (bundle === undefined) return;
+            const result = await judge({
+              name: item.request.spec.name,
+              version: item.request.spec.version,
+              sha512: item.sha512,
+              bundle,
+              fingerprints: item.request.pin.fingerprints,
+              policy: options.policy,
+              previousPublisher: item.request.previousPublisher,
+            });
+            if (result.ok) {
+              outcomes[i] = { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512 };
+              pending.delete(i);
+            } else if (result.error.layer === "policy") {
+              // The bytes verified; the consumer's rules decide, wherever the bundle came from.
+              outcomes[i] = { status: "failed", failure: result.error };
+              pending.delete(i);
+            } else item.failures.push({ failure: result.error, place });
+          }),
+        );
+      }),
+    );
+  }
+  return outcomes;
+}
+
+async function bundlesAt(registry: RegistryClient, specs: Spec[]): Promise<Map<string, unknown>> {
+  const answer = await registry.bundles(specs);
+  if (answer.supported) return answer.bundles;
+  return registry.packumentBundles(specs);
+}
+
+function failedAt(request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string, extra: Partial<VerifyFailure> = {}): ProvenanceOutcome {
+  return { status: "failed", failure: { layer, code, message, name: request.spec.name, version: request.spec.version, namespace: request.namespace, ...extra } };
+}
+
+function settle(item: Pending): ProvenanceOutcome {
+  const { request } = item;
+  const pinned = item.places[0]!;
+  // Prefer what the registry that served the package says over the pinned registry's bundle.
+  const failure = item.failures.find((f) => f.place !== pinned) ?? item.failures[0];
+  if (failure) {
+    const from = failure.place === pinned ? "" : ` (bundle from ${failure.place})`;
+    return { status: "failed", failure: { ...failure.failure, message: `${failure.failure.message}${from}` } };
+  }
+  if (item.unreachable.size > 0) {
+    return { status: "unavailable", message: `could not verify ${specKey(request.spec)}: ${[...item.unreachable.values()].join("; ")}` };
+  }
+  const pinnedPlace = `${request.pin.registry} (${pinned})`;
+  const where = item.places.length > 1 ? `neither ${pinnedPlace} nor ${item.places.slice(1).join(", ")} (where it is installed from) has a countersignature for it` : `${pinnedPlace} has no countersignature for it`;
+  return failedAt(request, "binding", "not_countersigned", `no registry pinned for ${request.namespace} countersigned ${specKey(request.spec)}: ${where}`, {
+    expected: request.pin.fingerprints.join(" "),
+    actual: "none",
+  });
+}
