@@ -11,7 +11,7 @@
  */
 
 import * as nodeCrypto from "node:crypto";
-import { useNativeCrypto, type NativeCrypto } from "../../src/core/index.js";
+import { useNativeBase64, useNativeCrypto, type NativeCrypto } from "../../src/core/index.js";
 
 // RFC 8410 SubjectPublicKeyInfo for Ed25519: this DER prefix, then the 32-byte key.
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -29,3 +29,14 @@ export const nodeNativeCrypto: NativeCrypto = {
 };
 
 useNativeCrypto(nodeNativeCrypto);
+
+/**
+ * Node's base64 decoder skips characters outside the alphabet, so strictness comes from the
+ * round trip: the text is accepted only if it is exactly the canonical encoding of the bytes.
+ */
+export function nodeBase64(text: string): Uint8Array | undefined {
+  const bytes = Buffer.from(text, "base64");
+  return bytes.toString("base64") === text ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length) : undefined;
+}
+
+useNativeBase64(nodeBase64);

@@ -34,8 +34,26 @@ export function toBase64(bytes: Uint8Array): string {
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/**
+ * A host's native base64 decoder (the Node client registers one: payloads are decoded on every
+ * verification). It must return the bytes only when `text` is their canonical encoding, as
+ * `fromBase64` does, and undefined otherwise; test/core/bytes.test.ts holds both to that.
+ */
+export type Base64Decoder = (text: string) => Uint8Array | undefined;
+let nativeBase64: Base64Decoder | undefined;
+
+export function useNativeBase64(decoder: Base64Decoder | undefined): void {
+  nativeBase64 = decoder;
+}
+
 /** Standard padded base64 (RFC 4648 §4). Returns `undefined` for anything non-canonical. */
 export function fromBase64(text: string): Uint8Array | undefined {
+  if (nativeBase64 && typeof text === "string") return nativeBase64(text);
+  return fromBase64Web(text);
+}
+
+/** fromBase64 with Web-standard globals only. */
+export function fromBase64Web(text: string): Uint8Array | undefined {
   // Canonical form: full 4-character groups (so padding is present) and no whitespace; atob
   // enforces the alphabet and where "=" may appear.
   if (typeof text !== "string" || text.length % 4 !== 0 || WHITESPACE.test(text)) return undefined;
