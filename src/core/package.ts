@@ -7,9 +7,14 @@
  * - every entry lives under `package/` (npm pack's layout); the path is relative, uses `/`, and
  *   has no empty, `.` or `..` segment, no backslash and no control character;
  * - entries are regular files, directories, or links whose target stays inside the package
- *   (symbolic links resolved from their directory; hard links to an earlier entry);
+ *   (symbolic links resolved from their directory; hard links to an earlier entry); no devices,
+ *   FIFOs, contiguous files, GNU long names or pax global headers; pax extended headers only
+ *   with known keys (see tarGuard);
  * - no path appears twice (extractors keep the last copy, scanners often read the first);
- * - `package/package.json` exists, is at most 1 MiB of JSON, and is an object;
+ * - `package/package.json` exists, is at most 1 MiB of JSON nested at most 64 deep, and is an
+ *   object whose `name` and `version` are strings;
+ * - any gzip tar is held to these rules (npm extracts any gzip tar as a package), and the gzip
+ *   stream is complete with nothing after it;
  * - at most 100 000 entries and 1 GiB unpacked (a gzip bomb stops here).
  *
  * The file hash is injected (like noble's hash slot) so each runtime streams with its native
@@ -19,6 +24,7 @@
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
 import { bufferSource, fromUtf8 } from "./bytes.js";
 import { fail, ok, type Result } from "./result.js";
+import { NotTar, safe, TarRefusal, tarGuard } from "./tar-guard.js";
 
 export const PACKAGE_ROOT = "package/";
 export const MAX_ENTRIES = 100_000;
@@ -75,32 +81,135 @@ function symlinkTarget(entryPath: string, target: string): string | undefined {
   return parts.join("/");
 }
 
+/** How deep package.json may nest (arrays and objects): deeper JSON is refused at publish. */
+export const MAX_MANIFEST_DEPTH = 64;
+
+/**
+ * Whether JSON text nests deeper than `max` levels of arrays/objects. A linear scan that never
+ * recurses, so it is safe on any input (run it before JSON.parse, whose recursion is not).
+ */
+export function jsonTooDeep(text: string, max: number = MAX_MANIFEST_DEPTH): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+
 /**
  * Reads a gzip-compressed npm package tarball. Returns `notPackage` for input that is not a gzip
- * tar with `package/package.json` at all (any other artifact), and an error for a package that
- * breaks the rules above.
+ * tar at all (any other artifact), and an error for a gzip tar that breaks the rules above: npm
+ * extracts any gzip tar as a package (stripping whatever its top directory is), so a gzip tar is
+ * an npm package or refused. A gzip stream must be complete, with nothing after it.
  */
-export async function readPackage(gzipped: ReadableStream<Uint8Array>, hash: StreamHasher): Promise<Result<PackageContents, string> | { notPackage: true }> {
+export async function readPackage(input: ReadableStream<Uint8Array>, hash: StreamHasher): Promise<Result<PackageContents, string> | { notPackage: true }> {
+  // Only gzip goes to the decompressor: peek at the first two bytes.
+  const source = input.getReader();
+  const head: Uint8Array[] = [];
+  let headBytes = 0;
+  try {
+    while (headBytes < 2) {
+      const chunk = await source.read();
+      if (chunk.done) break;
+      head.push(chunk.value);
+      headBytes += chunk.value.length;
+    }
+  } catch {
+    await source.cancel().catch(() => undefined);
+    return { notPackage: true };
+  }
+  const first = new Uint8Array(Math.min(headBytes, 2));
+  let at = 0;
+  for (const chunk of head) for (const b of chunk) if (at < first.length) first[at++] = b;
+  if (!isGzip(first)) {
+    await source.cancel().catch(() => undefined);
+    return { notPackage: true };
+  }
+
   // (The cast reconciles DOM and Workers typings of DecompressionStream; both are Web streams.)
   const gunzip = new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>;
-  const entries = gzipped.pipeThrough(gunzip).pipeThrough(createTarDecoder({ strict: true })).getReader();
+  // Both sides of the decompressor are pumped by hand, not with pipeTo/pipeThrough: workerd
+  // reports the rejected close() of a truncated stream inside its pipe as an uncaught exception.
+  // Here every rejection is handled, and only a failed read of the decompressor's output (a gzip
+  // stream that is truncated, corrupt or followed by other bytes) sets `gzipBroken`.
+  let gzipBroken = false;
+  const writer = gunzip.writable.getWriter();
+  writer.closed.catch(() => undefined);
+  const feeding = (async () => {
+    try {
+      for (let next = head.shift(); next; next = head.shift()) await writer.write(next);
+      for (let chunk = await source.read(); !chunk.done; chunk = await source.read()) await writer.write(chunk.value);
+      await writer.close();
+    } catch {
+      await writer.abort().catch(() => undefined);
+      await source.cancel().catch(() => undefined);
+    }
+  })();
+  const guard = tarGuard();
+  const entries = guard.stream.readable.pipeThrough(createTarDecoder({ strict: true })).getReader();
+  const inflated = gunzip.readable.getReader();
+  const guardWriter = guard.stream.writable.getWriter();
+  guardWriter.closed.catch(() => undefined);
+  const draining = (async () => {
+    try {
+      for (;;) {
+        let chunk: ReadableStreamReadResult<Uint8Array>;
+        try {
+          chunk = await inflated.read();
+        } catch (err) {
+          gzipBroken = true;
+          throw err;
+        }
+        if (chunk.done) break;
+        await guardWriter.write(chunk.value);
+      }
+      await guardWriter.close();
+    } catch (err) {
+      await guardWriter.abort(err).catch(() => undefined);
+      await inflated.cancel().catch(() => undefined);
+    }
+  })();
   const files = new Map<string, PackageFile>();
   const directories = new Set<string>();
   let manifestBytes: Uint8Array | undefined;
   let count = 0;
   let unpacked = 0;
-  const refuse = async (problem: string) => {
+  const stop = async () => {
     await entries.cancel().catch(() => undefined);
+    await inflated.cancel().catch(() => undefined);
+    await source.cancel().catch(() => undefined);
+    await Promise.all([feeding, draining]);
+  };
+  const refuse = async (problem: string) => {
+    await stop();
     return fail(problem);
+  };
+  const GZIP_PROBLEM = "the gzip stream is truncated, corrupt, or followed by other bytes";
+  /** A read failed: say why (gzip, a tar rule, or tar framing). */
+  const broken = async (err: unknown) => {
+    await stop();
+    if (err instanceof TarRefusal) return fail(err.message);
+    if (gzipBroken) return fail(GZIP_PROBLEM);
+    if (err instanceof NotTar) return { notPackage: true } as const;
+    // A valid gzip stream that is not tar at all is some other artifact; a tar is a package.
+    return guard.headers() === 0 && count === 0 ? ({ notPackage: true } as const) : fail("the package tarball is truncated or corrupt");
   };
 
   for (;;) {
     let read: ReadableStreamReadResult<ParsedTarEntry>;
     try {
       read = await entries.read();
-    } catch {
-      // Not gzip, not tar, or truncated: a package we already recognised is malformed, anything else is just not a package.
-      return manifestBytes || files.size > 0 ? fail("the package tarball is truncated or corrupt") : { notPackage: true };
+    } catch (err) {
+      return broken(err);
     }
     if (read.done) break;
     const { header, body } = read.value;
@@ -109,28 +218,23 @@ export async function readPackage(gzipped: ReadableStream<Uint8Array>, hash: Str
     if (unpacked > MAX_UNPACKED_BYTES) return refuse(`unpacks to more than ${MAX_UNPACKED_BYTES} bytes`);
     const checked = checkEntryPath(header.name);
     if ("problem" in checked) {
-      await body.cancel();
-      // A tar that does not start under package/ is some other artifact, not an npm package.
-      if (count === 1 && !header.name.startsWith(PACKAGE_ROOT.slice(0, -1))) {
-        await entries.cancel().catch(() => undefined);
-        return { notPackage: true };
-      }
+      await body.cancel().catch(() => undefined);
       return refuse(checked.problem);
     }
     const path = checked.path;
     const type = header.type ?? "file";
     if (type === "directory") {
-      await body.cancel();
+      await body.cancel().catch(() => undefined);
       directories.add(path);
       continue;
     }
     if (path === "") return refuse('an entry named "package" that is not a directory');
     if (files.has(path)) {
-      await body.cancel();
+      await body.cancel().catch(() => undefined);
       return refuse(`entry "package/${safe(path)}" appears twice`);
     }
     if (type === "symlink" || type === "link") {
-      await body.cancel();
+      await body.cancel().catch(() => undefined);
       const target = header.linkname ?? "";
       const inside = type === "symlink" ? symlinkTarget(path, target) : checkEntryPath(target);
       const resolved = typeof inside === "string" ? inside : inside && "path" in inside ? inside.path : undefined;
@@ -140,30 +244,47 @@ export async function readPackage(gzipped: ReadableStream<Uint8Array>, hash: Str
       continue;
     }
     if (type !== "file") {
-      await body.cancel();
+      await body.cancel().catch(() => undefined);
       return refuse(`entry "package/${safe(path)}" is a ${type}, not a file, directory or link`);
     }
-    if (path === "package.json") {
-      if (header.size > MAX_MANIFEST_BYTES) return refuse(`package.json is larger than ${MAX_MANIFEST_BYTES} bytes`);
-      manifestBytes = new Uint8Array(await new Response(body).arrayBuffer());
-      files.set(path, { path, size: header.size, sha256: await hash(new Blob([bufferSource(manifestBytes)]).stream()) });
-    } else {
-      files.set(path, { path, size: header.size, sha256: await hash(body) });
+    try {
+      if (path === "package.json") {
+        if (header.size > MAX_MANIFEST_BYTES) {
+          await body.cancel().catch(() => undefined);
+          return refuse(`package.json is larger than ${MAX_MANIFEST_BYTES} bytes`);
+        }
+        manifestBytes = new Uint8Array(await new Response(body).arrayBuffer());
+        files.set(path, { path, size: header.size, sha256: await hash(new Blob([bufferSource(manifestBytes)]).stream()) });
+      } else {
+        files.set(path, { path, size: header.size, sha256: await hash(body) });
+      }
+    } catch (err) {
+      return broken(err);
     }
   }
+  // The tar ended: the gzip stream must have ended with it, whole and with nothing after it.
+  await Promise.all([feeding, draining]);
+  if (gzipBroken) return fail(GZIP_PROBLEM);
 
-  if (!manifestBytes) return files.size === 0 && directories.size === 0 ? { notPackage: true } : fail("package/package.json is missing");
+  if (!manifestBytes) return fail("package/package.json is missing");
+  let text: string;
+  try {
+    text = fromUtf8(manifestBytes);
+  } catch {
+    return fail("package/package.json is not UTF-8 JSON");
+  }
+  if (jsonTooDeep(text)) return fail(`package/package.json nests deeper than ${MAX_MANIFEST_DEPTH} levels`);
   let manifest: unknown;
   try {
-    manifest = JSON.parse(fromUtf8(manifestBytes));
+    manifest = JSON.parse(text);
   } catch {
     return fail("package/package.json is not UTF-8 JSON");
   }
   if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) return fail("package/package.json is not a JSON object");
+  const record = manifest as Record<string, unknown>;
+  for (const field of ["name", "version"] as const) {
+    if (typeof record[field] !== "string") return fail(`package/package.json "${field}" is not a string`);
+  }
   const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return ok({ manifest: manifest as Record<string, unknown>, files: sorted });
-}
-
-function safe(text: string): string {
-  return text.replace(/[^\x20-\x7e]/g, "?").slice(0, 120);
+  return ok({ manifest: record, files: sorted });
 }

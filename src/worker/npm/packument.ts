@@ -12,7 +12,7 @@
 
 import semverCompare from "semver/functions/compare.js";
 import semverPrerelease from "semver/functions/prerelease.js";
-import { fromBase64, fromUtf8, sriFromHex } from "../../core/index.js";
+import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sriFromHex } from "../../core/index.js";
 import type { VersionRow } from "../storage/meta.js";
 
 export { ABBREVIATED_TYPE } from "../../core/index.js";
@@ -46,7 +46,8 @@ export function tarballPath(name: string, version: string): string {
 }
 
 function versionDocument(row: VersionRow, origin: string, abbreviated: boolean): Record<string, unknown> {
-  const manifest = JSON.parse(row.manifest!) as Record<string, unknown>;
+  const manifest = JSON.parse(row.manifest!) as unknown;
+  if (!isPlainObject(manifest)) throw new TypeError("stored manifest is not a JSON object");
   const dist = {
     tarball: `${origin}${tarballPath(row.name, row.version)}`,
     integrity: sriFromHex("sha512", row.sha512),
@@ -88,12 +89,33 @@ function withLatest(tags: Record<string, string>, versions: string[]): Record<st
   return { ...tags, latest: (releases.length ? releases : sorted).at(-1)! };
 }
 
+/**
+ * One version's document, or null if what is stored for it cannot be served (e.g. a manifest
+ * stored before publish bounded its depth): one bad version must not take the package offline.
+ */
+function safeVersionDocument(row: VersionRow, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+  try {
+    if (jsonTooDeep(row.manifest!) || jsonTooDeep(row.bundle)) throw new RangeError("nested too deep");
+    // (Bounded depth also means the packument's JSON.stringify cannot overflow on this version.)
+    return versionDocument(row, origin, abbreviated);
+  } catch (err) {
+    console.error(`packument: skipping ${row.name}@${row.version}, stored manifest unusable (${err instanceof Error ? err.name : typeof err})`);
+    return null;
+  }
+}
+
 export function buildPackument(rows: VersionRow[], tags: Record<string, string>, origin: string, abbreviated: boolean): Record<string, unknown> | null {
-  const npmRows = rows.filter((r) => r.manifest !== null);
+  const versions: Record<string, unknown> = {};
+  const npmRows: VersionRow[] = [];
+  for (const row of rows) {
+    if (row.manifest === null) continue;
+    const doc = safeVersionDocument(row, origin, abbreviated);
+    if (!doc) continue;
+    versions[row.version] = doc;
+    npmRows.push(row);
+  }
   if (npmRows.length === 0) return null;
   const name = npmRows[0]!.name;
-  const versions: Record<string, unknown> = {};
-  for (const row of npmRows) versions[row.version] = versionDocument(row, origin, abbreviated);
   const distTags = withLatest(
     Object.fromEntries(Object.entries(tags).filter(([, v]) => v in versions)),
     npmRows.map((r) => r.version),
