@@ -26,6 +26,8 @@ export default defineConfig({
               bindings: {
                 REGISTRY_SIGNING_KEY: TEST_SIGNING_KEY,
                 ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                // The origin test/worker/helpers.ts sends requests to; without it nothing is signed.
+                REGISTRY_ORIGIN: "http://registry.test",
                 MAX_ARTIFACT_BYTES: "1048576",
                 TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },

@@ -5,11 +5,14 @@
  * 1. Creates `.dev.vars` (mode 0600, gitignored) with a development signing key and admin token
  *    on first run; later runs reuse them, so the fingerprint stays the same.
  * 2. Applies D1 migrations to the local database.
- * 3. Runs `wrangler dev` on 127.0.0.1 with wrangler's telemetry off, waits until the identity
- *    document verifies under the key from `.dev.vars`, and prints the fingerprint and token.
+ * 3. Runs `wrangler dev` on 127.0.0.1 with wrangler's telemetry off and REGISTRY_ORIGIN set to
+ *    its own address (the Worker signs nothing without it, and never a request's Host), waits
+ *    until the identity document verifies under the key from `.dev.vars` and names that origin,
+ *    and prints the fingerprint and token.
  *
  * Environment: PORT (8787), INSPECTOR_PORT (9229), COUNTERSIGN_STATE_DIR (local storage
- * directory, default .wrangler/state).
+ * directory, default .wrangler/state), REGISTRY_ORIGIN (default http://127.0.0.1:PORT; set it
+ * when clients reach this registry under another address, e.g. through a tunnel).
  */
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -23,11 +26,24 @@ const wrangler = join(root, "node_modules", ".bin", "wrangler");
 const port = process.env.PORT ?? "8787";
 const inspectorPort = process.env.INSPECTOR_PORT ?? "9229";
 const stateDir = process.env.COUNTERSIGN_STATE_DIR;
+if (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) die(`PORT must be a port number (1-65535), not "${port.slice(0, 40)}"`);
+const origin = originFrom(process.env.REGISTRY_ORIGIN || `http://127.0.0.1:${port}`);
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" };
 
 function die(message: string): never {
   process.stderr.write(`npm start: ${message}\n`);
   process.exit(1);
+}
+
+/** The origin the registry signs with; wrangler's `--var` wins over wrangler.toml and `.dev.vars`. */
+function originFrom(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol === "http:" || url.protocol === "https:") return url.origin;
+  } catch {
+    // reported below
+  }
+  return die(`REGISTRY_ORIGIN must be an http(s) URL, not "${value.slice(0, 80)}"`);
 }
 
 /** Reads `.dev.vars`, adding a signing key and admin token if missing. Never prints the key. */
@@ -75,6 +91,7 @@ async function waitForIdentity(child: ChildProcess, url: string, expected: strin
       if (response.ok) {
         const opened = await openIdentity(await response.json(), [expected]);
         if (!opened.ok) die(`the running registry's identity does not verify: ${opened.error}`);
+        if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
         return;
       }
     } catch {
@@ -89,7 +106,19 @@ const { seed, adminToken, created } = await ensureDevVars();
 const { keyid } = await keyPairFromSeed(seed);
 applyMigrations();
 
-const args = ["dev", "--ip", "127.0.0.1", "--port", port, "--inspector-port", inspectorPort, "--show-interactive-dev-session=false", ...(stateDir ? ["--persist-to", stateDir] : [])];
+const args = [
+  "dev",
+  "--ip",
+  "127.0.0.1",
+  "--port",
+  port,
+  "--inspector-port",
+  inspectorPort,
+  "--show-interactive-dev-session=false",
+  "--var",
+  `REGISTRY_ORIGIN:${origin}`,
+  ...(stateDir ? ["--persist-to", stateDir] : []),
+];
 // Own process group, so stopping npm start stops workerd too (killing wrangler alone leaves it).
 const child = spawn(wrangler, args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"], detached: true });
 const stop = () => {
@@ -115,12 +144,12 @@ setInterval(() => {
   }
 }, 1000).unref();
 
-const origin = `http://127.0.0.1:${port}`;
-await waitForIdentity(child, `${origin}${WELL_KNOWN_PATH}`, keyid);
+const local = `http://127.0.0.1:${port}`;
+await waitForIdentity(child, `${local}${WELL_KNOWN_PATH}`, keyid);
 process.stdout.write(
   [
     "",
-    `countersign registry running at ${origin}`,
+    `countersign registry running at ${local}${origin === local ? "" : ` (signing as ${origin})`}`,
     `  fingerprint  ${keyid}`,
     `  admin token  ${adminToken}   (local development only, from .dev.vars${created ? ", just created" : ""})`,
     `  storage      ${stateDir ?? join(root, ".wrangler", "state")}`,

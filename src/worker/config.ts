@@ -12,7 +12,11 @@ export const DEFAULT_MAX_ARTIFACT_BYTES = 50 * 1024 * 1024;
 
 export interface Config {
   name: string;
-  /** Configured origin, or undefined to use each request's origin. */
+  /**
+   * The configured public origin (REGISTRY_ORIGIN). Undefined: nothing is signed (publishes and
+   * the identity document answer 503, see `registrySigner`), and unsigned reads such as tarball
+   * URLs in packuments use the request's origin.
+   */
   origin: string | undefined;
   maxArtifactBytes: number;
   readAccess: "public" | "token";
@@ -27,21 +31,36 @@ export function readConfig(env: Env): Config {
   if (readAccess !== "public" && readAccess !== "token") throw misconfigured("READ_ACCESS", 'must be "public" or "token"');
   let origin: string | undefined;
   if (env.REGISTRY_ORIGIN) {
+    let url: URL;
     try {
-      origin = new URL(env.REGISTRY_ORIGIN).origin;
+      url = new URL(env.REGISTRY_ORIGIN);
     } catch {
       throw misconfigured("REGISTRY_ORIGIN", "is not a URL");
     }
+    // Other schemes have an opaque origin ("null"), which must never be signed.
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw misconfigured("REGISTRY_ORIGIN", "must be an http(s) URL");
+    origin = url.origin;
   }
   return { name: env.REGISTRY_NAME || "countersign", origin, maxArtifactBytes: max, readAccess };
 }
 
 let cached: { secret: string; signer: Promise<Signer> } | undefined;
 
-/** The registry's signer, from the REGISTRY_SIGNING_KEY secret (imported once per isolate). */
+/**
+ * The origin every signature binds must be configured, never taken from a request's `Host`:
+ * a registry without REGISTRY_ORIGIN refuses to sign (503), while unsigned reads keep working.
+ */
+export const originNotConfigured = () =>
+  new ApiError(503, "origin_not_configured", "this registry does not sign: REGISTRY_ORIGIN must be set to its public origin (see README: Configuration)");
+
+/**
+ * The registry's signer, from the REGISTRY_SIGNING_KEY secret (imported once per isolate).
+ * Every signature binds the registry's origin, so there is no signer without REGISTRY_ORIGIN.
+ */
 export function registrySigner(env: Env): Promise<Signer> {
   const secret = env.REGISTRY_SIGNING_KEY;
   if (!secret) throw misconfigured("REGISTRY_SIGNING_KEY", "is not set (see README: Deploy)");
+  if (!readConfig(env).origin) throw originNotConfigured();
   if (cached?.secret !== secret) {
     const seed = fromBase64(secret.trim());
     if (!seed || seed.length !== SEED_LENGTH) throw misconfigured("REGISTRY_SIGNING_KEY", "is not base64 of a 32-byte Ed25519 seed");

@@ -11,7 +11,10 @@ export interface Env {
   ADMIN_TOKEN?: string;
   /** Human name in the identity document. */
   REGISTRY_NAME?: string;
-  /** Public origin (https://npm.example.com); defaults to the request's origin. */
+  /**
+   * Public origin (https://npm.example.com), bound into every signature. Required to sign: without
+   * it publishes and the identity document answer 503 (`npm start` sets it to its own address).
+   */
   REGISTRY_ORIGIN?: string;
   /** Largest accepted artifact in bytes (default 50 MiB). */
   MAX_ARTIFACT_BYTES?: string;

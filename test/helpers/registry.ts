@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { generateKeyPair, toBase64, type KeyPair } from "../../src/core/index.js";
+import { freePort } from "./cli.js";
 import { ROOT } from "./paths.js";
 
 export interface TestRegistry {
@@ -37,9 +38,23 @@ export function migrationStatements(): string[] {
 export async function startRegistry(options: { name?: string; key?: KeyPair; vars?: Record<string, string> } = {}): Promise<TestRegistry> {
   const key = options.key ?? (await generateKeyPair());
   const adminToken = `cs_admin_test_${Math.random().toString(36).slice(2)}`;
+  // The registry signs only with REGISTRY_ORIGIN set, so its port is chosen first; a port taken
+  // in between (another process got it) is retried with a fresh one.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await startOn(port, key, adminToken, options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOn(port: number, key: KeyPair, adminToken: string, options: { name?: string; vars?: Record<string, string> }): Promise<TestRegistry> {
+  const origin = `http://127.0.0.1:${port}`;
   const mf = new Miniflare({
     host: "127.0.0.1",
-    port: 0,
+    port,
     modules: true,
     scriptPath: join(ROOT, "dist", "worker.mjs"),
     compatibilityDate: "2026-04-20",
@@ -49,10 +64,17 @@ export async function startRegistry(options: { name?: string; key?: KeyPair; var
       REGISTRY_NAME: options.name ?? "countersign-test",
       REGISTRY_SIGNING_KEY: toBase64(key.seed),
       ADMIN_TOKEN: adminToken,
+      REGISTRY_ORIGIN: origin,
       ...options.vars,
     },
   });
-  const url = (await mf.ready).href.replace(/\/$/, "");
+  let url: string;
+  try {
+    url = (await mf.ready).href.replace(/\/$/, "");
+  } catch (err) {
+    await mf.dispose().catch(() => undefined);
+    throw err;
+  }
   const db = await mf.getD1Database("DB");
   await db.batch(migrationStatements().map((s) => db.prepare(s)));
   return { url, key, adminToken, mf, stop: () => mf.dispose() };

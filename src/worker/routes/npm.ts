@@ -32,11 +32,24 @@ npmRoutes.get("/-/whoami", async (c) => {
   return c.json({ username: token.label || token.id });
 });
 
+/** Bounds of `/-/v1/search`'s parameters; anything outside them is a 400, never clamped. */
+export const SEARCH_LIMITS = { text: 256, size: 250, from: 100_000 } as const;
+
+/** An optional decimal integer query parameter in [min, max] (no sign, fraction, exponent). */
+function integerParam(c: AppContext, name: string, fallback: number, min: number, max: number): number {
+  const raw = c.req.query(name);
+  if (raw === undefined) return fallback;
+  const value = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= min && value <= max)) throw badRequest("invalid_query", `${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
 npmRoutes.get("/-/v1/search", async (c) => {
   await requireRead(c);
-  const text = (c.req.query("text") ?? "").slice(0, 200);
-  const size = Math.min(Math.max(Number(c.req.query("size") ?? 20) || 20, 1), 250);
-  const from = Math.max(Number(c.req.query("from") ?? 0) || 0, 0);
+  const text = c.req.query("text") ?? "";
+  if (text.length > SEARCH_LIMITS.text) throw badRequest("invalid_query", `text must be at most ${SEARCH_LIMITS.text} characters`);
+  const size = integerParam(c, "size", 20, 1, SEARCH_LIMITS.size);
+  const from = integerParam(c, "from", 0, 0, SEARCH_LIMITS.from);
   const { total, results } = await c.var.deps.meta.search(text, size, from);
   return c.json({
     objects: results.map((r) => {

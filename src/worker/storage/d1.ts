@@ -94,6 +94,23 @@ function withReviews(rows: VersionRow[], reviews: ReviewRecord[]): VersionRow[] 
   return rows;
 }
 
+/**
+ * A text key whose byte order (SQLite's BINARY collation) is semver precedence, for canonical
+ * versions (core/names.ts checkVersion: no "v", no build metadata), so D1 can compare versions
+ * inside the commit batch. Numbers are length-prefixed digits; a release sorts after its
+ * prereleases ("~" > "-"); prerelease identifiers: numeric ("0") before alphanumeric ("1"),
+ * each ended by "!" (below every identifier character), so a shorter list sorts first.
+ */
+export function semverSortKey(version: string): string {
+  const dash = version.indexOf("-");
+  const core = dash === -1 ? version : version.slice(0, dash);
+  const number = (digits: string) => `${String(digits.length).padStart(3, "0")}${digits}`;
+  const key = core.split(".").map(number).join("");
+  if (dash === -1) return `${key}~`;
+  const identifiers = version.slice(dash + 1).split(".");
+  return `${key}-${identifiers.map((id) => (/^[0-9]+$/.test(id) ? `0${number(id)}` : `1${id}`) + "!").join("")}`;
+}
+
 const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(err.message);
 
 export function d1MetaStore(db: D1Database): MetaStore {
@@ -199,12 +216,28 @@ export function d1MetaStore(db: D1Database): MetaStore {
           .prepare(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
           .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated),
       ];
-      if (tag) {
-        // Compare-and-swap: the tag moves only if nobody moved it since publishContext read it.
+      if (tag?.tag === "latest") {
+        // `latest` only moves forward, decided inside the batch against what is stored now, so
+        // concurrent publishes end at the highest version whatever their order. A row written
+        // before migration 0003 has no key: it moves only if it still holds the version the
+        // Worker read and compared (publish.ts tagUpdate), and gets its key on the way.
+        statements.push(
+          db
+            .prepare(
+              `INSERT INTO dist_tags (name, tag, version, sort_key) VALUES (?1, ?2, ?3, ?4)
+               ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version, sort_key = excluded.sort_key
+               WHERE excluded.sort_key > dist_tags.sort_key OR (dist_tags.sort_key IS NULL AND dist_tags.version = ?5)`,
+            )
+            .bind(row.name, tag.tag, row.version, semverSortKey(row.version), tag.from),
+        );
+      } else if (tag) {
+        // Other tags: compare-and-swap, the tag moves only if nobody moved it since publishContext read it.
         statements.push(
           tag.from === null
-            ? db.prepare("INSERT INTO dist_tags (name, tag, version) VALUES (?, ?, ?) ON CONFLICT DO NOTHING").bind(row.name, tag.tag, row.version)
-            : db.prepare("UPDATE dist_tags SET version = ? WHERE name = ? AND tag = ? AND version = ?").bind(row.version, row.name, tag.tag, tag.from),
+            ? db.prepare("INSERT INTO dist_tags (name, tag, version, sort_key) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING").bind(row.name, tag.tag, row.version, semverSortKey(row.version))
+            : db
+                .prepare("UPDATE dist_tags SET version = ?, sort_key = ? WHERE name = ? AND tag = ? AND version = ?")
+                .bind(row.version, semverSortKey(row.version), row.name, tag.tag, tag.from),
         );
       }
       try {
@@ -285,11 +318,11 @@ export function d1MetaStore(db: D1Database): MetaStore {
     async setTag(name, tag, version) {
       const { results } = await db
         .prepare(
-          `INSERT INTO dist_tags (name, tag, version)
-           SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM versions WHERE name = ?1 AND version = ?3)
-           ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version RETURNING tag`,
+          `INSERT INTO dist_tags (name, tag, version, sort_key)
+           SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM versions WHERE name = ?1 AND version = ?3)
+           ON CONFLICT (name, tag) DO UPDATE SET version = excluded.version, sort_key = excluded.sort_key RETURNING tag`,
         )
-        .bind(name, tag, version)
+        .bind(name, tag, version, semverSortKey(version))
         .all();
       return results.length ? "set" : "no_version";
     },
@@ -300,16 +333,17 @@ export function d1MetaStore(db: D1Database): MetaStore {
     },
 
     async search(text, size, from) {
-      const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      const where = "t.tag = 'latest' AND v.manifest IS NOT NULL AND t.name LIKE ?1 ESCAPE '\\'";
+      // A case-insensitive (ASCII, as LIKE) substring test: D1 refuses LIKE patterns over 50
+      // bytes, and instr has no wildcards to escape.
+      const where = "t.tag = 'latest' AND v.manifest IS NOT NULL AND instr(lower(t.name), lower(?1)) > 0";
       const [count, rows] = await db.batch<unknown>([
-        db.prepare(`SELECT COUNT(*) AS total FROM dist_tags t JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where}`).bind(pattern),
+        db.prepare(`SELECT COUNT(*) AS total FROM dist_tags t JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where}`).bind(text),
         db
           .prepare(
             `SELECT t.name, t.version, v.manifest, v.published_at, v.publisher_keyid FROM dist_tags t
              JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where} ORDER BY t.name LIMIT ?2 OFFSET ?3`,
           )
-          .bind(pattern, size, from),
+          .bind(text, size, from),
       ]);
       const results = (rows!.results as { name: string; version: string; manifest: string; published_at: string; publisher_keyid: string }[]).map((r) => ({
         name: r.name,

@@ -63,7 +63,11 @@ export interface PublishContext {
 
 export interface TagUpdate {
   tag: string;
-  /** The version the tag must still point at (null: must not exist yet) for the update to apply. */
+  /**
+   * The version the tag must still point at (null: must not exist yet) for the update to apply.
+   * For `latest` the store instead compares semver precedence with what is stored at commit time
+   * (concurrent publishes end at the highest); `from` then matters only for a row without a key.
+   */
   from: string | null;
 }
 
