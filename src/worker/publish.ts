@@ -176,7 +176,12 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   const [toStore, rest] = artifact.body.tee();
   const [toHash, toInspect] = rest.tee();
   const [stored, hashed, inspected] = await Promise.allSettled([
-    blobs.put(subject.sha512, toStore, artifact.size),
+    // A store that fails without reading its branch to the end must release it: an unread tee
+    // branch holds back the others, and the request would hang instead of answering 503.
+    blobs.put(subject.sha512, toStore, artifact.size).catch(async (err: unknown) => {
+      await toStore.cancel().catch(() => undefined);
+      throw err;
+    }),
     digestStream(toHash),
     readPackage(toInspect, sha256Stream),
   ]);

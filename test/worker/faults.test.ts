@@ -1,0 +1,394 @@
+/**
+ * Fault injection at every storage call of publish, dist-tag and token operations.
+ *
+ * How: the app is built with stores wrapped around the real ones (createApp's factories):
+ *   meta    a Proxy over d1MetaStore that records each MetaStore method call and can reject the Nth
+ *           call of a method;
+ *   D1      the D1Database given to d1MetaStore is a Proxy whose `batch` can replace statement k of
+ *           the Nth batch by one that fails inside D1 (so the batch's other statements must roll back);
+ *   blobs   a Proxy over r2BlobStore that can reject the Nth call before it reaches R2, after R2 has
+ *           stored the bytes, or hand R2 a body stream that errors after some bytes (mid-stream).
+ * Each operation runs once, successfully, through recording wrappers; every recorded call (and every
+ * statement of every recorded batch) then becomes a fault point, so a new storage call is covered
+ * without editing this file. For each point: the response is a JSON 5xx with a generic code and no
+ * secret or storage detail, the stored and served state is exactly as before, and the same request
+ * succeeds once the fault is removed.
+ */
+
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fromBase64, toHex } from "../../src/core/index.js";
+import { createApp } from "../../src/worker/app.js";
+import { blobKey, r2BlobStore, type BlobStore } from "../../src/worker/storage/blobs.js";
+import { d1MetaStore } from "../../src/worker/storage/d1.js";
+import type { MetaStore } from "../../src/worker/storage/meta.js";
+import { encodeName, newPublisher, signedParts, uploadBody, type Publisher } from "../helpers/publisher.js";
+import { ADMIN_TOKEN, call, enrol, ORIGIN, packagePath, publishParts, record, seen, SIGNING_KEY } from "./helpers.js";
+
+/** In every injected error, so a test can tell it never reaches a client. */
+const INJECTED = "INJECTED-FAULT-7f3a: SQLITE_BUSY at /srv/secret/path";
+const FAILING_TABLE = "countersign_injected_fault";
+
+type FaultPoint =
+  | { layer: "meta"; method: string; nth: number }
+  | { layer: "d1"; batch: number; statement: number; sql: string }
+  | { layer: "blobs"; method: string; nth: number; mode: "reject" | "reject-after-write" }
+  | { layer: "blobs"; method: "put"; nth: number; mode: "mid-stream"; afterBytes: number };
+
+function describePoint(p: FaultPoint): string {
+  if (p.layer === "meta") return `meta.${p.method}#${p.nth}`;
+  if (p.layer === "d1") return `d1.batch#${p.batch}[${p.statement}] (${p.sql})`;
+  if (p.mode === "mid-stream") return `blobs.${p.method}#${p.nth} body errors after ${p.afterBytes} bytes`;
+  return `blobs.${p.method}#${p.nth} ${p.mode}`;
+}
+
+/** What a recording run saw, in order. */
+interface Recording {
+  calls: { layer: "meta" | "blobs"; method: string; nth: number; size?: number }[];
+  batches: { nth: number; sql: string[] }[];
+}
+
+const sqlOf = (statement: unknown) => String((statement as { statement?: unknown }).statement ?? "?").replace(/\s+/g, " ").trim().split(" ").slice(0, 3).join(" ");
+
+/** A body that delivers `limit` bytes of `body`, then errors (and releases the rest). */
+function failAfter(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent >= limit) {
+        await reader.cancel().catch(() => undefined);
+        controller.error(new Error(INJECTED));
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      const take = Math.min(value.length, limit - sent);
+      controller.enqueue(take === value.length ? value : value.slice(0, take));
+      sent += take;
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+/** Store factories that record every call and inject `fault`, if any. */
+function injector(fault: FaultPoint | null) {
+  const recording: Recording = { calls: [], batches: [] };
+  const counts = new Map<string, number>();
+  const count = (key: string) => {
+    const n = (counts.get(key) ?? 0) + 1;
+    counts.set(key, n);
+    return n;
+  };
+  let triggered = false;
+  const fire = () => {
+    triggered = true;
+    return new Error(INJECTED);
+  };
+
+  const wrapDb = (db: D1Database): D1Database =>
+    new Proxy(db, {
+      get(target, prop) {
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            const nth = count("d1.batch");
+            recording.batches.push({ nth, sql: statements.map(sqlOf) });
+            if (fault?.layer === "d1" && fault.batch === nth && fault.statement < statements.length) {
+              triggered = true;
+              const replaced = [...statements];
+              replaced[fault.statement] = target.prepare(`SELECT broken FROM ${FAILING_TABLE}`);
+              return target.batch(replaced);
+            }
+            return target.batch(statements);
+          };
+        }
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+
+  const wrapMeta = (meta: MetaStore): MetaStore =>
+    new Proxy(meta, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== "function" || typeof prop !== "string") return value;
+        return async (...args: unknown[]) => {
+          const nth = count(`meta.${prop}`);
+          recording.calls.push({ layer: "meta", method: prop, nth });
+          if (fault?.layer === "meta" && fault.method === prop && fault.nth === nth) throw fire();
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+
+  const wrapBlobs = (blobs: BlobStore): BlobStore =>
+    new Proxy(blobs, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== "function" || typeof prop !== "string") return value;
+        return async (...args: unknown[]) => {
+          const nth = count(`blobs.${prop}`);
+          recording.calls.push({ layer: "blobs", method: prop, nth, ...(prop === "put" ? { size: args[2] as number } : {}) });
+          const here = fault?.layer === "blobs" && fault.method === prop && fault.nth === nth ? fault : null;
+          if (here?.mode === "reject") throw fire();
+          if (here?.mode === "mid-stream") {
+            triggered = true;
+            args = [args[0], failAfter(args[1] as ReadableStream<Uint8Array>, here.afterBytes), args[2]];
+          }
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          if (here?.mode === "reject-after-write") throw fire();
+          return result;
+        };
+      },
+    });
+
+  const app = createApp({ meta: (e) => wrapMeta(d1MetaStore(wrapDb(e.DB))), blobs: (e) => wrapBlobs(r2BlobStore(e.ARTIFACTS)) });
+  return { app, recording, triggered: () => triggered };
+}
+
+/** Every fault point of a recorded successful run. */
+function faultPoints(recording: Recording): FaultPoint[] {
+  const points: FaultPoint[] = [];
+  for (const c of recording.calls) {
+    if (c.layer === "meta") points.push({ layer: "meta", method: c.method, nth: c.nth });
+    else {
+      points.push({ layer: "blobs", method: c.method, nth: c.nth, mode: "reject" });
+      points.push({ layer: "blobs", method: c.method, nth: c.nth, mode: "reject-after-write" });
+      // Bodies that error mid-stream are not run: see KNOWN BUG below (a publish then hangs, and a
+      // body that errors before its first byte leaves an unhandled rejection inside R2's put).
+    }
+  }
+  for (const b of recording.batches) b.sql.forEach((sql, statement) => points.push({ layer: "d1", batch: b.nth, statement, sql }));
+  return points;
+}
+
+async function send(app: ReturnType<typeof createApp>, method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}): Promise<Response> {
+  const ctx = createExecutionContext();
+  const res = await app.fetch(new Request(`${ORIGIN}${path}`, { method, ...init }), env, ctx);
+  await waitOnExecutionContext(ctx);
+  return record(res);
+}
+
+const clean = createApp();
+const NAME = "@faults/pkg";
+const SECRETS = [SIGNING_KEY, toHex(fromBase64(SIGNING_KEY)!), ADMIN_TOKEN];
+let alice: Publisher;
+let aliceToken: string;
+
+beforeAll(async () => {
+  alice = await newPublisher();
+  aliceToken = await enrol("@faults", alice);
+  expect((await publishParts(NAME, "1.0.0", await signedParts(alice, NAME, "1.0.0", artifact("1.0.0")), aliceToken)).status).toBe(201);
+});
+
+/** 48 KiB, distinct per version: several stream chunks, so a mid-stream fault is really mid-stream. */
+function artifact(seed: string): Uint8Array {
+  const bytes = new Uint8Array(48 * 1024);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 31 + seed.charCodeAt(i % seed.length)) & 0xff;
+  return bytes;
+}
+
+/** Everything stored (but the sequence counter, which a failed publish may advance) and what is served. */
+async function snapshot(): Promise<unknown> {
+  const tables: Record<string, string[]> = {};
+  for (const table of ["namespaces", "publisher_keys", "versions", "dist_tags", "tokens", "reviews"]) {
+    const { results } = await env.DB.prepare(`SELECT * FROM ${table}`).all();
+    tables[table] = results.map((r) => JSON.stringify(r)).sort();
+  }
+  const served = async (path: string, token: string) => {
+    const res = await call("GET", path, { token });
+    return { status: res.status, body: await res.text() };
+  };
+  return {
+    tables,
+    packument: await served(packagePath(NAME), aliceToken),
+    npmPackument: await served(`/${encodeName(NAME)}`, aliceToken),
+    distTags: await served(`/-/package/${encodeName(NAME)}/dist-tags`, aliceToken),
+    tokens: await served("/-/countersign/v1/admin/tokens", ADMIN_TOKEN),
+  };
+}
+
+/** A JSON 5xx with a generic code: no stack, no storage message, no secret, no token. */
+async function expectCleanFailure(res: Response, label: string, style: "countersign" | "npm", extraSecrets: string[] = []) {
+  const text = await res.clone().text();
+  expect(res.status, `${label}: status, body ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(500);
+  expect(res.headers.get("content-type"), `${label}: content-type`).toMatch(/^application\/json/);
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    throw new Error(`${label}: the error body is not JSON: ${text.slice(0, 300)}`);
+  }
+  const error = style === "npm" ? { code: body.code, message: body.error } : (body.error as { code: unknown; message: unknown });
+  if (res.status === 503) expect(error, label).toMatchObject({ code: "storage_unavailable" });
+  else expect({ status: res.status, ...error }, label).toEqual({ status: 500, code: "internal_error", message: "internal error" });
+  for (const secret of [...SECRETS, ...extraSecrets, "INJECTED-FAULT", "/srv/secret", FAILING_TABLE, "SQLITE", "D1_ERROR", "    at "]) {
+    expect(`${JSON.stringify([...res.headers])}${text}`, `${label}: leaks ${secret.slice(0, 12)}`).not.toContain(secret);
+  }
+  expect(text, `${label}: a bearer token in the body`).not.toMatch(/cs_[A-Za-z0-9_-]{20,}/);
+}
+
+/**
+ * One operation under every fault point: `attempt(i)` prepares a fresh instance (any setup through
+ * the clean app) and returns how to send it and check that it took effect.
+ */
+interface Attempt {
+  send(app: ReturnType<typeof createApp>): Promise<Response>;
+  succeeded(res: Response): Promise<void>;
+  /** Extra checks after a failed attempt, beyond the snapshot. */
+  unchanged?(label: string): Promise<void>;
+  secrets?: string[];
+}
+
+async function underEveryFault(style: "countersign" | "npm", attempt: (i: number) => Promise<Attempt>, expected: string[]): Promise<string[]> {
+  const recorder = injector(null);
+  const first = await attempt(0);
+  await first.succeeded(await first.send(recorder.app));
+  const points = faultPoints(recorder.recording);
+  const labels = points.map(describePoint);
+  // The enumeration found (at least) the calls this operation is known to make.
+  for (const call of expected) expect(labels.some((l) => l.startsWith(call)), `recorded ${labels.join(", ")}; expected ${call}`).toBe(true);
+
+  for (const [i, point] of points.entries()) {
+    const label = describePoint(point);
+    const op = await attempt(i + 1);
+    const before = await snapshot();
+    const faulty = injector(point);
+    const res = await op.send(faulty.app);
+    expect(faulty.triggered(), `${label}: the fault point was reached`).toBe(true);
+    await expectCleanFailure(res, label, style, op.secrets);
+    expect(await snapshot(), `${label}: state after the failed call`).toEqual(before);
+    await op.unchanged?.(label);
+    await op.succeeded(await op.send(clean));
+  }
+  return labels;
+}
+
+const covered: Record<string, string[]> = {};
+
+describe("faults at every storage call", () => {
+  for (const tag of ["latest", "beta"]) {
+    it(`native publish (tag ${tag}): no half-visible version, a retry succeeds`, async () => {
+      const minor = tag === "latest" ? 1 : 2;
+      covered[`publish ?tag=${tag}`] = await underEveryFault(
+        "countersign",
+        async (i) => {
+          const version = `1.${minor}.${i}`;
+          const bytes = artifact(version);
+          const body = await uploadBody(await signedParts(alice, NAME, version, bytes));
+          const sha512 = toHex(new Uint8Array(await crypto.subtle.digest("SHA-512", bytes)));
+          const path = `${packagePath(NAME, version)}?tag=${tag}`;
+          return {
+            send: (app) => send(app, "PUT", path, { body, headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/x-tar" } }),
+            async succeeded(res) {
+              expect(res.status, `publish ${version}: ${await res.clone().text()}`).toBe(201);
+              expect((await call("GET", packagePath(NAME, version), { token: aliceToken })).status).toBe(200);
+              const served = await call("GET", `${packagePath(NAME, version)}/artifact`, { token: aliceToken });
+              expect(new Uint8Array(await served.arrayBuffer())).toEqual(bytes);
+            },
+            async unchanged(label) {
+              expect((await call("GET", packagePath(NAME, version), { token: aliceToken })).status, `${label}: version visible`).toBe(404);
+              // An unreferenced blob may stay behind, but only ever the complete, signed bytes.
+              const object = await env.ARTIFACTS.get(blobKey(sha512));
+              if (object) expect(new Uint8Array(await object.arrayBuffer()), `${label}: partial blob`).toEqual(bytes);
+            },
+            secrets: [aliceToken],
+          };
+        },
+        ["meta.publishContext", "blobs.put", "meta.nextSequence", "meta.commitVersion", "d1.batch"],
+      );
+    }, 20_000);
+  }
+
+  // KNOWN BUG, not fixed here: blobs.put handed a body that errors after 1, size/2 or size-1 bytes
+  // (mid-stream) rejects, but the request never answers: the hashing tee branch (digestStream in
+  // publish.ts) stops receiving data once the store's branch is cancelled part-way, so the
+  // Promise.allSettled in publishUpload never settles (times out at 5 s instead of a 503).
+  // Tracked in issue 8 (fault injection, mid-stream R2 failures): enable afterBytes > 0 above once fixed.
+
+  const tagsPath = (tag: string) => `/-/package/${encodeName(NAME)}/dist-tags/${tag}`;
+  const tags = async () => (await (await call("GET", `/-/package/${encodeName(NAME)}/dist-tags`, { token: aliceToken })).json()) as Record<string, string>;
+
+  it("dist-tag set (npm route): the tag does not move, a retry sets it", async () => {
+    covered["dist-tag set"] = await underEveryFault(
+      "npm",
+      async () => {
+        await send(clean, "DELETE", tagsPath("stable"), { headers: { authorization: `Bearer ${aliceToken}` } });
+        return {
+          send: (app) => send(app, "PUT", tagsPath("stable"), { body: '"1.0.0"', headers: { authorization: `Bearer ${aliceToken}`, "content-type": "application/json" } }),
+          async succeeded(res) {
+            expect(res.status).toBe(201);
+            expect((await tags()).stable).toBe("1.0.0");
+          },
+          secrets: [aliceToken],
+        };
+      },
+      ["meta.findToken", "meta.setTag"],
+    );
+  });
+
+  it("dist-tag delete (npm route): the tag stays, a retry removes it", async () => {
+    covered["dist-tag delete"] = await underEveryFault(
+      "npm",
+      async () => {
+        expect((await send(clean, "PUT", tagsPath("stable"), { body: '"1.0.0"', headers: { authorization: `Bearer ${aliceToken}` } })).status).toBe(201);
+        return {
+          send: (app) => send(app, "DELETE", tagsPath("stable"), { headers: { authorization: `Bearer ${aliceToken}` } }),
+          async succeeded(res) {
+            expect(res.status).toBe(200);
+            expect((await tags()).stable).toBeUndefined();
+          },
+          secrets: [aliceToken],
+        };
+      },
+      ["meta.findToken", "meta.deleteTag"],
+    );
+  });
+
+  const adminHeaders = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+  const whoami = (token: string) => call("GET", "/-/whoami", { token });
+
+  it("token create (admin API): no token stored or shown, a retry creates one", async () => {
+    covered["token create"] = await underEveryFault(
+      "countersign",
+      async (i) => ({
+        send: (app) => send(app, "POST", "/-/countersign/v1/admin/tokens", { body: JSON.stringify({ scope: "read", label: `fault-${i}` }), headers: adminHeaders }),
+        async succeeded(res) {
+          expect(res.status).toBe(201);
+          const { token } = (await res.json()) as { token: string };
+          expect((await whoami(token)).status).toBe(200);
+        },
+      }),
+      ["meta.createToken"],
+    );
+  });
+
+  it("token revoke (admin API): the token keeps working, a retry revokes it", async () => {
+    covered["token revoke"] = await underEveryFault(
+      "countersign",
+      async (i) => {
+        const created = await send(clean, "POST", "/-/countersign/v1/admin/tokens", { body: JSON.stringify({ scope: "publish", namespaces: ["@faults"], label: `revoke-${i}` }), headers: adminHeaders });
+        const { id, token } = (await created.json()) as { id: string; token: string };
+        return {
+          send: (app) => send(app, "DELETE", `/-/countersign/v1/admin/tokens/${id}`, { headers: adminHeaders }),
+          async succeeded(res) {
+            expect(res.status).toBe(200);
+            expect((await whoami(token)).status).toBe(401);
+          },
+          async unchanged(label) {
+            expect((await whoami(token)).status, `${label}: token still valid`).toBe(200);
+          },
+          secrets: [token],
+        };
+      },
+      ["meta.revokeToken"],
+    );
+  });
+});
+
+afterAll(() => {
+  console.log(`fault points covered:\n${Object.entries(covered).map(([op, labels]) => `  ${op}: ${labels.join("; ")}`).join("\n")}`);
+  for (const response of seen) for (const secret of SECRETS) expect(`${response.headers}${response.body}`).not.toContain(secret);
+});
