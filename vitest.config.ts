@@ -2,7 +2,7 @@
  * Three projects in one run:
  *   unit    the protocol core and the client's parsers, in Node
  *   worker  the Worker inside workerd with real (local) D1 and R2 (@cloudflare/vitest-pool-workers)
- *   e2e     real processes on 127.0.0.1: Miniflare-hosted registries, the CLI, npm, pnpm, wrangler dev
+ *   e2e     real processes on 127.0.0.1: Miniflare-hosted registries, `npm start`, the CLI, npm, pnpm, yarn, bun
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";

@@ -1,6 +1,6 @@
 // Builds what runs outside wrangler, with esbuild (≈100 ms):
 //   dist/countersign.mjs  the client CLI (package.json "bin")
-//   dist/start.mjs        `npm start`
+//   dist/start.mjs        `npm start` (Miniflare stays external), and dist/read-config.mjs, its wrangler.toml reader
 //   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
 import { build } from "esbuild";
@@ -17,7 +17,8 @@ const banner = { js: "#!/usr/bin/env node\nimport { createRequire as __countersi
 await Promise.all([
   // Split: verify loads the lockfile parsers (most of the client) only when it has work to do.
   build({ ...node, entryPoints: { countersign: "scripts/cli/main.ts" }, outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]", outExtension: { ".js": ".mjs" }, banner }),
-  build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner }),
+  build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner, external: ["miniflare"] }),
+  build({ ...node, entryPoints: ["scripts/server/read-config.ts"], outfile: "dist/read-config.mjs", banner, external: ["wrangler"] }),
   build({ ...node, entryPoints: ["scripts/runtime/hook.ts"], outfile: "dist/hook.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/runtime/loader.ts"], outfile: "dist/hook-loader.mjs", banner }),
   build({

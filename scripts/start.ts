@@ -1,41 +1,55 @@
 /**
  * @module
- * `npm start`: the registry on 127.0.0.1 with local R2 and D1, from a fresh clone.
+ * `npm start`: the registry on 127.0.0.1 with persisted R2 and D1, from a fresh clone — a server
+ * a small team can run, not a development proxy.
  *
  * 1. Creates `.dev.vars` (mode 0600, gitignored) with a development signing key and admin token
  *    on first run; later runs reuse them, so the fingerprint stays the same.
- * 2. Applies D1 migrations to the local database.
- * 3. Runs `wrangler dev` on 127.0.0.1 with wrangler's telemetry off and REGISTRY_ORIGIN set to
- *    its own address (the Worker signs nothing without it, and never a request's Host), waits
- *    until the identity document verifies under the key from `.dev.vars` and names that origin,
- *    and prints the fingerprint and token.
+ * 2. Reads wrangler.toml as wrangler does (in a short-lived child process: scripts/server/read-config.ts).
+ * 3. Runs the bundled Worker (dist/worker.mjs) in workerd through Miniflare's API. On PORT,
+ *    workerd listens with a socket bound straight to the Worker (`unsafeDirectSockets`): no Node
+ *    proxy and none of Miniflare's development entry worker in the request path (which honours
+ *    `MF-*` request headers that rewrite the URL, the route and `request.cf`), no live reload,
+ *    no inspector unless INSPECTOR_PORT is set. Miniflare's own entry socket listens on a random
+ *    port of 127.0.0.1, used by nothing. Storage is persisted under COUNTERSIGN_STATE_DIR in
+ *    wrangler's layout; REGISTRY_ORIGIN is set to its own address (the Worker signs nothing
+ *    without it, and never a request's Host).
+ * 4. Applies the D1 migrations (wrangler's bookkeeping), fires wrangler.toml's cron triggers on
+ *    schedule, waits until the identity document verifies under the key from `.dev.vars` and
+ *    names that origin, and prints the fingerprint and token.
  *
- * Environment: PORT (8787), INSPECTOR_PORT (9229), COUNTERSIGN_STATE_DIR (local storage
- * directory, default .wrangler/state), REGISTRY_ORIGIN (default http://127.0.0.1:PORT; set it
- * when clients reach this registry under another address, e.g. through a tunnel).
+ * Environment: PORT (8787), INSPECTOR_PORT (unset: no inspector), COUNTERSIGN_STATE_DIR (local
+ * storage directory, default .wrangler/state), REGISTRY_ORIGIN (default http://127.0.0.1:PORT;
+ * set it when clients reach this registry under another address, e.g. through a tunnel).
  */
 
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fromBase64, generateKeyPair, keyPairFromSeed, openIdentity, randomBytes, SEED_LENGTH, toBase64, toBase64Url, WELL_KNOWN_PATH } from "../src/core/index.js";
+import { Log, LogLevel, Miniflare, type WorkerOptions } from "miniflare";
+import { keyPairFromSeed, openIdentity, WELL_KNOWN_PATH } from "../src/core/index.js";
+import { parseCron, scheduleCrons } from "./server/cron.js";
+import { ensureDevVars } from "./server/dev-vars.js";
+import { applyMigrations } from "./server/migrations.js";
+import type { ServerConfig } from "./server/read-config.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const wrangler = join(root, "node_modules", ".bin", "wrangler");
-const port = process.env.PORT ?? "8787";
-const inspectorPort = process.env.INSPECTOR_PORT ?? "9229";
-const stateDir = process.env.COUNTERSIGN_STATE_DIR;
-if (!/^[0-9]{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) die(`PORT must be a port number (1-65535), not "${port.slice(0, 40)}"`);
+const port = portFrom("PORT", process.env.PORT ?? "8787");
+const inspectorPort = process.env.INSPECTOR_PORT ? portFrom("INSPECTOR_PORT", process.env.INSPECTOR_PORT) : undefined;
+const stateDir = resolve(root, process.env.COUNTERSIGN_STATE_DIR || join(".wrangler", "state"));
 const origin = originFrom(process.env.REGISTRY_ORIGIN || `http://127.0.0.1:${port}`);
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_ERROR_REPORTS: "false" };
 
 function die(message: string): never {
   process.stderr.write(`npm start: ${message}\n`);
   process.exit(1);
 }
 
-/** The origin the registry signs with; wrangler's `--var` wins over wrangler.toml and `.dev.vars`. */
+function portFrom(name: string, value: string): number {
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) < 1 || Number(value) > 65535) die(`${name} must be a port number (1-65535), not "${value.slice(0, 40)}"`);
+  return Number(value);
+}
+
+/** The origin the registry signs with. */
 function originFrom(value: string): string {
   try {
     const url = new URL(value);
@@ -46,116 +60,107 @@ function originFrom(value: string): string {
   return die(`REGISTRY_ORIGIN must be an http(s) URL, not "${value.slice(0, 80)}"`);
 }
 
-/** Reads `.dev.vars`, adding a signing key and admin token if missing. Never prints the key. */
-async function ensureDevVars(): Promise<{ seed: Uint8Array; adminToken: string; created: boolean }> {
-  const path = join(root, ".dev.vars");
-  const text = existsSync(path) ? readFileSync(path, "utf8") : "";
-  const vars = new Map(
-    text
-      .split("\n")
-      .map((line) => /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*"?([^"\n]*)"?\s*$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1]!, m[2]!] as const),
-  );
-  const additions: string[] = [];
-  if (!vars.has("REGISTRY_SIGNING_KEY")) {
-    const pair = await generateKeyPair();
-    vars.set("REGISTRY_SIGNING_KEY", toBase64(pair.seed));
-    additions.push(`# development signing key, made by npm start on ${new Date().toISOString()}`, `REGISTRY_SIGNING_KEY="${vars.get("REGISTRY_SIGNING_KEY")}"`);
-  }
-  if (!vars.has("ADMIN_TOKEN")) {
-    vars.set("ADMIN_TOKEN", `cs_admin_${toBase64Url(randomBytes(24))}`);
-    additions.push(`ADMIN_TOKEN="${vars.get("ADMIN_TOKEN")}"`);
-  }
-  if (additions.length) {
-    writeFileSync(path, `${text}${text && !text.endsWith("\n") ? "\n" : ""}${additions.join("\n")}\n`, { mode: 0o600 });
-    chmodSync(path, 0o600);
-  }
-  const seed = fromBase64(vars.get("REGISTRY_SIGNING_KEY")!.trim());
-  if (!seed || seed.length !== SEED_LENGTH) die(".dev.vars: REGISTRY_SIGNING_KEY is not base64 of a 32-byte seed (delete the line to make a new key)");
-  return { seed, adminToken: vars.get("ADMIN_TOKEN")!, created: additions.length > 0 };
+/** wrangler.toml and `.dev.vars` as wrangler reads them, from a child process (see read-config.ts). */
+function readConfig(): ServerConfig {
+  const result = spawnSync(process.execPath, [join(root, "dist", "read-config.mjs"), root], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
+    stdio: ["ignore", "ignore", "pipe", "pipe"],
+    timeout: 60_000,
+  });
+  const json = result.output?.[3]?.toString("utf8");
+  if (result.status !== 0 || !json) die(`reading wrangler.toml failed: ${result.stderr?.toString("utf8").trim() || `exit ${result.status ?? result.signal}`}`);
+  return JSON.parse(json) as ServerConfig;
 }
 
-function applyMigrations(): void {
-  const args = ["d1", "migrations", "apply", "DB", "--local", ...(stateDir ? ["--persist-to", stateDir] : [])];
-  const result = spawnSync(wrangler, args, { cwd: root, env: { ...env, CI: "true" }, encoding: "utf8", timeout: 120_000 });
-  if (result.status !== 0) die(`applying migrations failed:\n${result.stdout}\n${result.stderr}`);
+async function verifyIdentity(url: string, expected: string): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) die(`the registry answered ${response.status} for its identity document`);
+  const opened = await openIdentity(await response.json(), [expected]);
+  if (!opened.ok) die(`the running registry's identity does not verify: ${opened.error}`);
+  if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
 }
 
-async function waitForIdentity(child: ChildProcess, url: string, expected: string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) die(`wrangler dev exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) {
-        const opened = await openIdentity(await response.json(), [expected]);
-        if (!opened.ok) die(`the running registry's identity does not verify: ${opened.error}`);
-        if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  die("the registry did not start within 90 s");
-}
-
-const { seed, adminToken, created } = await ensureDevVars();
-const { keyid } = await keyPairFromSeed(seed);
-applyMigrations();
-
-const args = [
-  "dev",
-  "--ip",
-  "127.0.0.1",
-  "--port",
-  port,
-  "--inspector-port",
-  inspectorPort,
-  "--show-interactive-dev-session=false",
-  "--var",
-  `REGISTRY_ORIGIN:${origin}`,
-  ...(stateDir ? ["--persist-to", stateDir] : []),
-];
-// Own process group, so stopping npm start stops workerd too (killing wrangler alone leaves it).
-const child = spawn(wrangler, args, { cwd: root, env, stdio: ["ignore", "inherit", "inherit"], detached: true });
-const stop = () => {
-  try {
-    process.kill(-child.pid!, "SIGTERM");
-  } catch {
-    // already gone
-  }
-};
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => {
-  stop();
-  process.exit(130);
+const devVars = await ensureDevVars(join(root, ".dev.vars"));
+if (typeof devVars === "string") die(devVars);
+const { keyid } = await keyPairFromSeed(devVars.seed);
+const config = readConfig();
+const crons = config.crons.map((expression) => {
+  const matches = parseCron(expression);
+  return typeof matches === "string" ? die(`wrangler.toml: ${matches}`) : { expression, matches };
 });
-process.on("exit", stop);
-child.on("exit", (code) => process.exit(code ?? 1));
+
+const { modulesRules: _rules, ...fromWrangler } = config.workerOptions as WorkerOptions & { modulesRules?: unknown };
+const bindings = { ...(fromWrangler.bindings as Record<string, unknown> | undefined), REGISTRY_ORIGIN: origin };
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: 0,
+  ...(inspectorPort ? { inspectorPort } : {}),
+  log: new Log(LogLevel.WARN),
+  cf: false, // no request to workers.cloudflare.com for a placeholder `request.cf`
+  d1Persist: join(stateDir, "v3", "d1"),
+  r2Persist: join(stateDir, "v3", "r2"),
+  cachePersist: join(stateDir, "v3", "cache"),
+  logRequests: false,
+  workers: [
+    {
+      ...fromWrangler,
+      name: "countersign",
+      modules: true,
+      scriptPath: join(root, "dist", "worker.mjs"),
+      bindings,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+    } as WorkerOptions,
+  ],
+});
+
+let stopping = false;
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    await mf.dispose().catch(() => undefined);
+  }
+  process.exit(code);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(130));
 // If whatever started us goes away without signalling us (`kill <npm pid>` stops npm and its
 // shell, not this process), we are re-parented: stop the registry rather than leak it.
 const parent = process.ppid;
 setInterval(() => {
-  if (process.ppid !== parent) {
-    stop();
-    process.exit(1);
-  }
+  if (process.ppid !== parent) void stop(1);
 }, 1000).unref();
 
-const local = `http://127.0.0.1:${port}`;
-await waitForIdentity(child, `${local}${WELL_KNOWN_PATH}`, keyid);
+let local: string;
+try {
+  await mf.ready;
+  local = (await mf.unsafeGetDirectURL("countersign")).origin;
+  await applyMigrations(await mf.getD1Database("DB"), config.migrations);
+  await verifyIdentity(`${local}${WELL_KNOWN_PATH}`, keyid);
+} catch (err) {
+  process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stop(1);
+}
+
+const worker = await mf.getWorker("countersign");
+scheduleCrons(crons, async (expression, at) => {
+  try {
+    await worker.scheduled({ cron: expression, scheduledTime: at });
+  } catch (err) {
+    process.stderr.write(`cron "${expression}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  }
+});
+
 process.stdout.write(
   [
     "",
-    `countersign registry running at ${local}${origin === local ? "" : ` (signing as ${origin})`}`,
+    `countersign registry running at ${local!}${origin === local! ? "" : ` (signing as ${origin})`}`,
     `  fingerprint  ${keyid}`,
-    `  admin token  ${adminToken}   (local development only, from .dev.vars${created ? ", just created" : ""})`,
-    `  storage      ${stateDir ?? join(root, ".wrangler", "state")}`,
+    `  admin token  ${devVars.adminToken}   (local development only, from .dev.vars${devVars.created ? ", just created" : ""})`,
+    `  storage      ${stateDir}`,
+    ...(inspectorPort ? [`  inspector    127.0.0.1:${inspectorPort}`] : []),
     "",
     "Next (see README › Quick start):",
-    `  export COUNTERSIGN_REGISTRY=${origin} COUNTERSIGN_ADMIN_TOKEN=${adminToken}`,
+    `  export COUNTERSIGN_REGISTRY=${origin} COUNTERSIGN_ADMIN_TOKEN=${devVars.adminToken}`,
     "  npx countersign admin namespace add @acme",
     "",
   ].join("\n"),

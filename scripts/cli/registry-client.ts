@@ -5,7 +5,12 @@
  * - `bundles(specs)`: `POST <base>/-/countersign/v1/bundles`, PER_REQUEST name@versions per
  *   request, a few in flight. A registry without that API (a plain mirror or proxy) answers
  *   "unsupported", and the caller reads the bundles from its packuments instead.
- * - `packumentBundles(specs)`: `dist.countersign` of the abbreviated packuments it serves.
+ * - `packumentBundles(specs)`: `dist.countersign` of the full packuments it serves
+ *   (`Accept: application/json`: the document plain mirrors copy, with each bundle inline). A
+ *   version may instead carry the abbreviated document's link, `{ url, sha256 }`: it is followed
+ *   only to this same registry, and the bytes must have that SHA-256; a link that cannot be
+ *   followed is no bundle (so the package fails as not countersigned), never a skip.
+ * - `provenance(specs)`: the first, or the second where the first is unsupported.
  * - `tarballSha512(name, version)`: the tarball this registry serves for a version, hashed
  *   while streaming (for lockfiles whose checksum is not of the tarball, like yarn berry's).
  *
@@ -15,7 +20,7 @@
 
 import { createHash } from "node:crypto";
 import { ABBREVIATED_TYPE } from "../../src/core/index.js";
-import { encodeName, limitOf, readJson, request, ResponseTooLargeError, streamBody, TRANSFER_TIMEOUT_MS, UnreachableError } from "./http.js";
+import { encodeName, limitOf, readBody, readJson, request, ResponseTooLargeError, streamBody, TRANSFER_TIMEOUT_MS, UnreachableError } from "./http.js";
 
 const PER_REQUEST = 250;
 const IN_FLIGHT = 4;
@@ -29,7 +34,7 @@ export const specKey = (s: Spec) => `${s.name}@${s.version}`;
 
 export type BundleAnswer = { supported: true; bundles: Map<string, unknown> } | { supported: false };
 
-/** The parts of an abbreviated packument the client reads (attacker-controlled: check before use). */
+/** The parts of a packument the client reads (attacker-controlled: check before use). */
 export interface PackumentVersion {
   version?: unknown;
   deprecated?: unknown;
@@ -37,6 +42,24 @@ export interface PackumentVersion {
 }
 export interface Packument {
   versions?: Record<string, PackumentVersion>;
+}
+
+const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
+
+/** Every 4xx: an answer (no bundle there), not an outage. */
+const CLIENT_ERRORS = Array.from({ length: 100 }, (_, i) => 400 + i);
+
+/**
+ * What a version's `dist.countersign` holds: the bundle inline (the full packument), a link to
+ * it bound by digest (the abbreviated one), or nothing usable. Anything that is an object and
+ * not a link is taken as a bundle, for verification to judge.
+ */
+export function provenanceForm(value: unknown): { form: "inline"; bundle: unknown } | { form: "link"; url: string; sha256: string } | { form: "none"; reason: string } {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { form: "none", reason: "no dist.countersign" };
+  const fields = value as { mediaType?: unknown; url?: unknown; sha256?: unknown };
+  if (fields.mediaType === BUNDLE_MEDIA_TYPE || !("url" in fields)) return { form: "inline", bundle: value };
+  if (typeof fields.url !== "string" || typeof fields.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(fields.sha256)) return { form: "none", reason: "a malformed bundle link" };
+  return { form: "link", url: fields.url, sha256: fields.sha256 };
 }
 
 /** Runs `task` over `items` with at most `width` in flight; the first error stops the rest. */
@@ -99,11 +122,22 @@ export class RegistryClient {
 
   /** The abbreviated packument (cached per name); undefined when the registry does not have it. */
   packument(name: string): Promise<Packument | undefined> {
-    let found = this.packuments.get(name);
+    return this.fetchPackument(name, true);
+  }
+
+  /** The full packument (cached per name), where a plain mirror keeps each bundle inline. */
+  fullPackument(name: string): Promise<Packument | undefined> {
+    return this.fetchPackument(name, false);
+  }
+
+  private fetchPackument(name: string, abbreviated: boolean): Promise<Packument | undefined> {
+    const cacheKey = `${abbreviated ? "abbreviated" : "full"} ${name}`;
+    let found = this.packuments.get(cacheKey);
     if (!found) {
       found = (async () => {
         const url = `${this.base}/${encodeName(name)}`;
-        const response = await request(url, { token: this.token, headers: { accept: ABBREVIATED_TYPE }, accept: [401, 403, 404] });
+        const accept = abbreviated ? ABBREVIATED_TYPE : "application/json";
+        const response = await request(url, { token: this.token, headers: { accept }, accept: [401, 403, 404] });
         if (!response.ok) {
           await response.body?.cancel().catch(() => undefined);
           return undefined;
@@ -111,24 +145,61 @@ export class RegistryClient {
         const doc = await readJson<unknown>(response, url, limitOf("packument"), `the packument of ${name}`);
         return typeof doc === "object" && doc !== null ? (doc as Packument) : undefined;
       })();
-      this.packuments.set(name, found);
+      this.packuments.set(cacheKey, found);
     }
     return found;
   }
 
-  /** Bundles from `dist.countersign` of the packuments this registry serves. */
+  /** Bundles from `dist.countersign` of the full packuments this registry serves (inline, or a link followed here). */
   async packumentBundles(specs: Spec[]): Promise<Map<string, unknown>> {
     const bundles = new Map<string, unknown>();
     const byName = new Map<string, Spec[]>();
     for (const spec of specs) byName.set(spec.name, [...(byName.get(spec.name) ?? []), spec]);
     await inFlight([...byName], 8, async ([name, versions]) => {
-      const doc = await this.packument(name);
+      const doc = await this.fullPackument(name);
       for (const spec of versions) {
         const version = doc?.versions && Object.hasOwn(doc.versions, spec.version) ? doc.versions[spec.version] : undefined;
-        if (version?.dist?.countersign) bundles.set(specKey(spec), version.dist.countersign);
+        const bundle = await this.bundleFrom(spec, version?.dist?.countersign);
+        if (bundle !== undefined) bundles.set(specKey(spec), bundle);
       }
     });
     return bundles;
+  }
+
+  /**
+   * The bundle a `dist.countersign` value gives, or undefined: no value, a malformed link, a
+   * link to anywhere but this registry, a link that does not answer 200 with JSON, or bytes
+   * whose SHA-256 is not the link's. An outage while following it is an outage (thrown).
+   */
+  async bundleFrom(spec: Spec, value: unknown): Promise<unknown> {
+    const form = provenanceForm(value);
+    if (form.form === "inline") return form.bundle;
+    if (form.form === "none") return undefined;
+    let url: string;
+    try {
+      url = new URL(form.url).href; // resolves "..", so the prefix test below means what it says
+    } catch {
+      return undefined;
+    }
+    if (!url.startsWith(`${this.base}/`)) return undefined;
+    const response = await request(url, { token: this.token, accept: CLIENT_ERRORS });
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      return undefined;
+    }
+    const bytes = await readBody(response, url, limitOf("json"), `the bundle of ${specKey(spec)}`);
+    if (createHash("sha256").update(bytes).digest("hex") !== form.sha256) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Bundles from the batch API, or from the packuments where this registry has no batch API. */
+  async provenance(specs: Spec[]): Promise<Map<string, unknown>> {
+    const answer = await this.bundles(specs);
+    return answer.supported ? answer.bundles : this.packumentBundles(specs);
   }
 
   /** The sha512 (hex) of the tarball this registry serves for `name@version`, or undefined if it has none. */

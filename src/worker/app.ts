@@ -5,6 +5,8 @@
 
 import { Hono } from "hono";
 import { buildDeps, type AppEnv, type StoreFactories } from "./context.js";
+import { drainUnreadBody } from "./drain.js";
+import { recentPackuments } from "./hot-cache.js";
 import { errorBody, handleError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { identityRoutes } from "./routes/identity.js";
@@ -16,6 +18,10 @@ export function createApp(factories: StoreFactories = {}) {
   app.use(async (c, next) => {
     c.set("deps", buildDeps(c.env, factories));
     await next();
+    // Whatever the answer (errors included), a body nobody read is consumed before it goes out.
+    await drainUnreadBody(c.req.raw);
+    // A write this isolate accepted may change any packument: forget the ones it just served.
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) recentPackuments.clear();
   });
   app.route("/", identityRoutes);
   app.route("/-/countersign/v1/admin", adminRoutes);

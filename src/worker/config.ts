@@ -20,6 +20,8 @@ export interface Config {
   origin: string | undefined;
   maxArtifactBytes: number;
   readAccess: "public" | "token";
+  /** Whether downloads may be served from the isolate's memory (HOT_CACHE, default on). */
+  hotCache: boolean;
 }
 
 const misconfigured = (variable: string, problem: string) => new ApiError(500, "misconfigured", `registry is misconfigured: ${variable} ${problem}`);
@@ -29,6 +31,8 @@ export function readConfig(env: Env): Config {
   if (!Number.isSafeInteger(max) || max <= 0) throw misconfigured("MAX_ARTIFACT_BYTES", "must be a positive integer");
   const readAccess = env.READ_ACCESS || "public";
   if (readAccess !== "public" && readAccess !== "token") throw misconfigured("READ_ACCESS", 'must be "public" or "token"');
+  const hotCache = env.HOT_CACHE || "on";
+  if (hotCache !== "on" && hotCache !== "off") throw misconfigured("HOT_CACHE", 'must be "on" or "off"');
   let origin: string | undefined;
   if (env.REGISTRY_ORIGIN) {
     let url: URL;
@@ -41,7 +45,7 @@ export function readConfig(env: Env): Config {
     if (url.protocol !== "https:" && url.protocol !== "http:") throw misconfigured("REGISTRY_ORIGIN", "must be an http(s) URL");
     origin = url.origin;
   }
-  return { name: env.REGISTRY_NAME || "countersign", origin, maxArtifactBytes: max, readAccess };
+  return { name: env.REGISTRY_NAME || "countersign", origin, maxArtifactBytes: max, readAccess, hotCache: hotCache === "on" };
 }
 
 let cached: { secret: string; signer: Promise<Signer> } | undefined;

@@ -20,4 +20,6 @@ export interface Env {
   MAX_ARTIFACT_BYTES?: string;
   /** "public" (default): anyone may read; "token": reads need a read or publish token. */
   READ_ACCESS?: string;
+  /** "off": no per-isolate memory of downloads (src/worker/hot-cache.ts); default "on". */
+  HOT_CACHE?: string;
 }

@@ -1,5 +1,21 @@
-/** @module The Worker entry: the app with R2 and D1 storage. */
+/**
+ * @module
+ * The Worker entry: the app with R2 and D1 storage (`fetch`), and the blob collector, run by the
+ * Cron Trigger in wrangler.toml (`scheduled`, gc.ts).
+ */
 
 import { createApp } from "./app.js";
+import type { Env } from "./env.js";
+import { collectBlobs } from "./gc.js";
+import { r2BlobStore } from "./storage/blobs.js";
+import { d1MetaStore } from "./storage/d1.js";
 
-export default createApp();
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  async scheduled(controller, env) {
+    const report = await collectBlobs({ meta: d1MetaStore(env.DB), blobs: r2BlobStore(env.ARTIFACTS) }, { now: new Date(controller.scheduledTime) });
+    console.log(`blob gc: examined ${report.examined}, deleted ${report.deleted} of ${report.claimed} unreferenced, next run ${report.next ? "continues" : "starts over"}`);
+  },
+} satisfies ExportedHandler<Env>;

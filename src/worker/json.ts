@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { parseWith } from "../core/schema.js";
+import { drainReader } from "./drain.js";
 import { ApiError, badRequest } from "./errors.js";
 
 export const MAX_JSON_BYTES = 64 * 1024;
@@ -24,7 +25,10 @@ export async function readJson<T>(c: Context, schema: z.ZodMiniType<T>, maxBytes
   return result.value;
 }
 
-/** Reads a whole body, refusing (413) as soon as it passes `maxBytes`: never buffers more. */
+/**
+ * Reads a whole body, refusing (413) as soon as it passes `maxBytes`: never buffers more (the
+ * rest is read and discarded up to a bound, so the client sees the 413 rather than a reset).
+ */
 export async function readBounded(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
@@ -35,7 +39,7 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, maxBy
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
+      await drainReader(reader);
       throw new ApiError(413, "too_large", `request body exceeds ${maxBytes} bytes`, { limit: maxBytes });
     }
     chunks.push(value);

@@ -5,15 +5,17 @@
  *     check name, version, tag, size limit            (no I/O)
  *     open the publisher envelope (core openStatement; a bad signature is reported below)
  *     ONE D1 batch: token, namespace, enrolled key, version exists?, current tag
+ *       (and the highest sequence number committed so far, and D1's clock)
  *     check token scope, enrolment, 409, publisher signature
- *     stream the artifact into R2 under the signed sha512 (R2 rejects other bytes),
- *       hashing sha1/sha256/sha512 natively on the way
- *     ONE D1 statement: allocate the sequence number
- *     countersign
- *     ONE D1 batch (the commit point): version row + dist-tag
+ *     ONE pump reads the artifact once and feeds R2 (under the signed sha512: R2 rejects other
+ *       bytes), the native sha1/sha256/sha512 hashers and the package inspector (fanout.ts)
+ *     countersign with the next sequence number
+ *     ONE D1 batch (the commit point): version row + dist-tag, only if that sequence number is
+ *       still the next one; otherwise read the highest, countersign again and retry
  *
- * A failure before the last batch leaves no visible version: at most an unreferenced,
- * content-addressed blob that a retry reuses. A lost race on the commit is a 409.
+ * A failure before the commit leaves no visible version and takes no sequence number: at most an
+ * unreferenced, content-addressed blob that a retry reuses and the blob collector (gc.ts) later
+ * deletes. A lost race for the version is a 409; for the sequence number, another attempt.
  */
 
 import semverGt from "semver/functions/gt.js";
@@ -40,7 +42,8 @@ import {
 import { checkPublishScope, hashToken } from "./auth.js";
 import type { Config } from "./config.js";
 import { ApiError, badRequest } from "./errors.js";
-import { digestStream, sha256Stream } from "./hashing.js";
+import { fanOut } from "./fanout.js";
+import { digestStream, sha256Stream, type StreamDigests } from "./hashing.js";
 import type { BlobStore } from "./storage/blobs.js";
 import type { MetaStore, TagUpdate, VersionRow } from "./storage/meta.js";
 import { openUpload, UPLOAD_OVERHEAD_BYTES, type Upload } from "./upload.js";
@@ -74,6 +77,14 @@ export function checkTag(tag: string): void {
     throw badRequest("invalid_tag", `dist-tag "${tag.slice(0, 64)}" must start with a letter, use A-Z a-z 0-9 . _ -, and not be a semver range`);
   }
 }
+
+/**
+ * Commit attempts before a publish gives up (503). Each failed attempt means another publish
+ * committed in between, so N concurrent publishes need at most N attempts each.
+ */
+const MAX_COMMIT_ATTEMPTS = 64;
+
+const storageUnavailable = (why: string, retry = "retry the same upload") => new ApiError(503, "storage_unavailable", `${why}; nothing was published, ${retry}`);
 
 export function tooLarge(limit: number): ApiError {
   return new ApiError(413, "too_large", `artifact exceeds this registry's limit of ${limit} bytes (${(limit / 1048576).toFixed(1)} MiB)`, { limit });
@@ -173,21 +184,18 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       actual: String(artifact.size),
     });
   }
-  const [toStore, rest] = artifact.body.tee();
-  const [toHash, toInspect] = rest.tee();
-  const [stored, hashed, inspected] = await Promise.allSettled([
-    // A store that fails without reading its branch to the end must release it: an unread tee
-    // branch holds back the others, and the request would hang instead of answering 503.
-    blobs.put(subject.sha512, toStore, artifact.size).catch(async (err: unknown) => {
-      await toStore.cancel().catch(() => undefined);
-      throw err;
-    }),
-    digestStream(toHash),
-    readPackage(toInspect, sha256Stream),
+  const fed = await fanOut<[void, StreamDigests, PackageRead]>(artifact.body, [
+    (stream) => blobs.put(subject.sha512, stream, artifact.size),
+    digestStream,
+    (stream) => readPackage(stream, sha256Stream),
   ]);
-  if (hashed.status === "rejected") throw badRequest("malformed_upload", "upload: truncated inside the artifact");
-  const digests = hashed.value;
-  if (digests.sha512 !== subject.sha512 || digests.sha256 !== subject.sha256) {
+  // A failure stops every consumer; the first one says why. The upload's own (truncated or
+  // malformed) is the client's; then bytes that are not the signed ones, whatever R2 said about
+  // them; then a broken hasher or inspector (ours: a 500); then R2's.
+  if (fed.failure?.from === "source") throw badRequest("malformed_upload", "upload: truncated inside the artifact");
+  const [stored, hashed, inspected] = fed.results;
+  if (hashed.status === "fulfilled" && (hashed.value.sha512 !== subject.sha512 || hashed.value.sha256 !== subject.sha256)) {
+    const digests = hashed.value;
     const algorithm = digests.sha512 !== subject.sha512 ? "sha512" : "sha256";
     throw new ApiError(400, "digest_mismatch", `uploaded bytes do not match the ${algorithm} digest the publisher signed`, {
       layer: "integrity",
@@ -195,41 +203,53 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       actual: `${algorithm}:${digests[algorithm]}`,
     });
   }
-  if (stored.status === "rejected") throw new ApiError(503, "storage_unavailable", "artifact storage failed; nothing was published, retry the same upload");
+  if (fed.failure?.from === "consumer" && fed.failure.index !== 0) throw fed.failure.reason;
+  if (stored.status === "rejected") throw storageUnavailable("artifact storage failed");
+  if (hashed.status === "rejected") throw hashed.reason;
+  const digests = hashed.value;
   await upload.end();
   const contents = npmContents(inspected, req);
   checkSignedFiles(predicate.attributes.files, contents?.files);
 
-  // Countersign and commit.
-  const sequence = await meta.nextSequence();
-  const now = deps.now();
-  const countersignature = await countersign(publisher.envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
-  const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publisher.envelope.envelope, countersignature };
-  const row: VersionRow = {
-    name: req.name,
-    version: req.version,
-    namespace,
-    sequence,
-    size: artifact.size,
-    sha256: digests.sha256,
-    sha512: digests.sha512,
-    sha1: digests.sha1,
-    publisherKeyid: keyid,
-    bundle: JSON.stringify(bundle),
-    manifest: contents && JSON.stringify(contents.manifest),
-    publishedAt: now.toISOString(),
-    deprecated: null,
-  };
-  const outcome = await meta.commitVersion(row, tagUpdate(req.tag, req.version, ctx.taggedVersion));
-  if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
-  return { bundle, row };
+  // Countersign with the next sequence number and commit; the commit takes the number only if it
+  // is still the next one (storage/d1.ts), else sign again with the new next one.
+  const tag = tagUpdate(req.tag, req.version, ctx.taggedVersion);
+  let sequence = ctx.lastSequence + 1;
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.now();
+    const countersignature = await countersign(publisher.envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
+    const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publisher.envelope.envelope, countersignature };
+    const row: VersionRow = {
+      name: req.name,
+      version: req.version,
+      namespace,
+      sequence,
+      size: artifact.size,
+      sha256: digests.sha256,
+      sha512: digests.sha512,
+      sha1: digests.sha1,
+      publisherKeyid: keyid,
+      bundle: JSON.stringify(bundle),
+      manifest: contents && JSON.stringify(contents.manifest),
+      publishedAt: now.toISOString(),
+      deprecated: null,
+    };
+    const outcome = await meta.commitVersion(row, tag, ctx.readAt);
+    if (outcome === "committed") return { bundle, row };
+    if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
+    if (outcome === "blob_collected") throw storageUnavailable("these bytes were being garbage-collected while they were uploaded", "retry the same upload in 5 minutes");
+    if (attempt === MAX_COMMIT_ATTEMPTS) throw storageUnavailable("too many publishes at once");
+    sequence = (await meta.lastSequence()) + 1;
+  }
 }
+
+type PackageRead = Awaited<ReturnType<typeof readPackage>>;
 
 /**
  * The package.json and files of an npm tarball (whose name and version must be the published
  * ones), null for any other artifact. An npm tarball that breaks core/package.ts's rules is refused.
  */
-function npmContents(inspected: PromiseSettledResult<Awaited<ReturnType<typeof readPackage>>>, req: PublishRequest): { manifest: Record<string, unknown>; files: FileEntry[] } | null {
+function npmContents(inspected: PromiseSettledResult<PackageRead>, req: PublishRequest): { manifest: Record<string, unknown>; files: FileEntry[] } | null {
   if (inspected.status === "rejected") throw inspected.reason;
   const result = inspected.value;
   if ("notPackage" in result) return null;

@@ -46,7 +46,9 @@ async function verify(dir: string, extra: string[] = []) {
 }
 
 beforeAll(async () => {
-  [team, rogue] = await Promise.all([startRegistry({ name: "acme-team" }), startRegistry({ name: "public-mirror" })]);
+  // The rogue registry's storage is rewritten behind its back below (serveOnRogue), so it must
+  // not remember downloads: a countersign registry's versions never change under it otherwise.
+  [team, rogue] = await Promise.all([startRegistry({ name: "acme-team" }), startRegistry({ name: "public-mirror", vars: { HOT_CACHE: "off" } })]);
   work = mkdtempSync(join(tmpdir(), "countersign-confusion-"));
   alice = await enrolPublisher(team, "@acme", join(work, "alice.json"));
   mallory = await enrolPublisher(rogue, "@acme", join(work, "mallory.json"));

@@ -94,6 +94,19 @@ describe("the pinned URL is only a locator", () => {
     expect(code).toBe(0);
   });
 
+  it("a mirror that serves only abbreviated packuments (bundles linked, its links unanswered) fails closed: not countersigned", async () => {
+    let self = "";
+    self = await listen(async (req, res) => {
+      if ((req.url ?? "").startsWith("/-/countersign/")) return void res.writeHead(404).end();
+      const upstream = await fetch(`${team.url}${req.url}`, { headers: { accept: "application/vnd.npm.install-v1+json" } });
+      const body = Buffer.from(await upstream.arrayBuffer());
+      res.writeHead(upstream.status, { "content-type": "application/json" }).end(body.toString().replaceAll(team.url, self));
+    });
+    const { code, report } = await verify(variant("abbreviated-mirror", { pinned: self, npmRegistry: self, lockHost: self }));
+    expect(report.packages).toMatchObject([{ name: "@acme/utils", status: "failed", failure: { layer: "binding", code: "not_countersigned" } }]);
+    expect(code).toBe(1);
+  });
+
   it("with the pinned registry down, the registry npm is configured with is asked, though the lockfile names the pinned host", async () => {
     const mirror = await plainMirror();
     const { code, report } = await verify(variant("pinned-down", { pinned: DOWN, npmRegistry: mirror, lockHost: DOWN }));
@@ -148,7 +161,8 @@ describe("a hostile host cannot fill memory", () => {
   });
 
   it("a 5,000-version packument from a pinned plain mirror verifies within 200 MB", async () => {
-    const genuine = (await (await fetch(`${team.url}/@acme%2futils`, { headers: { accept: "application/vnd.npm.install-v1+json" } })).json()) as { versions: Record<string, unknown> };
+    // The full packument, which is what the client asks a mirror for (each bundle inline).
+    const genuine = (await (await fetch(`${team.url}/@acme%2futils`, { headers: { accept: "application/json" } })).json()) as { versions: Record<string, unknown> };
     const real = genuine.versions["1.0.0"] as Record<string, unknown>;
     const versions: Record<string, unknown> = { "1.0.0": real };
     for (let i = 1; i < 5000; i++) versions[`0.0.${i}`] = { ...real, version: `0.0.${i}` };

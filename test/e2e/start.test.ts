@@ -1,60 +1,127 @@
 /**
- * `npm start` as a new user runs it: wrangler dev on 127.0.0.1 with local D1/R2, migrations
- * applied, a development key in .dev.vars, the fingerprint printed and the identity served.
- * (Local storage goes to a temporary directory so the developer's own state is untouched.)
+ * `npm start` as a new user runs it and as a small team keeps it running: the Worker in workerd
+ * through Miniflare on 127.0.0.1, local D1/R2 persisted in wrangler's layout, migrations applied
+ * and recorded as wrangler records them, a development key in .dev.vars, the fingerprint
+ * printed, the identity served; what was written survives a restart, nothing but the registry
+ * listens, and a bad setting is one line and exit 1. (Local storage goes to a temporary
+ * directory so the developer's own state is untouched.)
  */
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import { openIdentity, WELL_KNOWN_PATH } from "../../src/core/index.js";
 import { freePort } from "../helpers/cli.js";
 import { ROOT } from "../helpers/paths.js";
 
-let child: ChildProcess | undefined;
+const running = new Set<ChildProcess>();
 
-afterAll(async () => {
-  if (child?.pid && child.exitCode === null) {
-    process.kill(-child.pid, "SIGTERM");
-    await new Promise((resolve) => child!.once("exit", resolve));
-  }
+afterEach(async () => {
+  for (const child of running) await stop(child);
 });
 
-it("npm start serves a verifiable identity document and prints its fingerprint", async () => {
-  const [port, inspectorPort] = await Promise.all([freePort(), freePort()]);
-  const state = mkdtempSync(join(tmpdir(), "countersign-start-"));
-  child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), INSPECTOR_PORT: String(inspectorPort), COUNTERSIGN_STATE_DIR: state },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
+async function stop(child: ChildProcess): Promise<void> {
+  running.delete(child);
+  if (child.pid && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    process.kill(-child.pid, "SIGTERM");
+    await exited;
+  }
+}
+
+/** Starts dist/start.mjs; resolves with its banner once it printed the fingerprint. */
+async function start(env: Record<string, string>): Promise<{ child: ChildProcess; banner: string }> {
+  const child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  running.add(child);
   let output = "";
   child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
   const banner = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not become ready:\n${output}`)), 150_000);
-    const check = () => {
-      if (/fingerprint {2}SHA256:\S{43}/.test(output)) {
+    const timer = setTimeout(() => reject(new Error(`npm start did not become ready:\n${output}`)), 60_000);
+    child.stdout!.on("data", () => {
+      if (/admin token {2}cs_admin_\S+/.test(output)) {
         clearTimeout(timer);
         resolve(output);
       }
-    };
-    child!.stdout!.on("data", check);
-    child!.on("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
+    });
+    child.on("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
   });
-  const fingerprint = /fingerprint {2}(SHA256:\S{43})/.exec(banner)![1]!;
-  expect(banner).toContain(`http://127.0.0.1:${port}`);
-  expect(banner).toMatch(/admin token {2}cs_admin_/);
+  return { child, banner };
+}
 
-  const response = await fetch(`http://127.0.0.1:${port}${WELL_KNOWN_PATH}`);
-  const opened = await openIdentity(await response.json(), [fingerprint]);
+/** TCP sockets ("address:port", IPv4) the process tree of `pid` listens on (Linux /proc). */
+function listeningSockets(pid: number): string[] {
+  const tree = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean).map(Number).concat(pid);
+  const inodes = new Set<string>();
+  for (const p of tree) {
+    const fds = spawnSync("ls", ["-l", `/proc/${p}/fd`], { encoding: "utf8" }).stdout;
+    for (const m of fds.matchAll(/socket:\[(\d+)\]/g)) inodes.add(m[1]!);
+  }
+  const sockets: string[] = [];
+  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[3] !== "0A" || !inodes.has(f[9]!)) continue;
+    const [hexAddress, hexPort] = f[1]!.split(":") as [string, string];
+    const address = (hexAddress.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join(".");
+    sockets.push(`${address}:${parseInt(hexPort, 16)}`);
+  }
+  return sockets;
+}
+
+it("npm start serves a verifiable identity document, persists across restarts, and stops cleanly", async () => {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "countersign-start-"));
+  const env = { PORT: String(port), COUNTERSIGN_STATE_DIR: state, INSPECTOR_PORT: "" };
+  const { child, banner } = await start(env);
+  const fingerprint = /fingerprint {2}(SHA256:\S{43})/.exec(banner)![1]!;
+  const adminToken = /admin token {2}(cs_admin_\S+)/.exec(banner)![1]!;
+  expect(banner).toContain(`http://127.0.0.1:${port}`);
+  expect(banner).not.toContain("inspector");
+
+  const base = `http://127.0.0.1:${port}`;
+  const opened = await openIdentity(await (await fetch(`${base}${WELL_KNOWN_PATH}`)).json(), [fingerprint]);
   expect(opened.ok).toBe(true);
 
-  // Stopping npm start stops workerd too: the port is released.
-  process.kill(-child.pid!, "SIGTERM");
-  await new Promise((resolve) => child!.once("exit", resolve));
-  await expect(fetch(`http://127.0.0.1:${port}${WELL_KNOWN_PATH}`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  // Everything listens on 127.0.0.1 only: the registry's port, and Miniflare's own entry socket
+  // and loopback (random ports, internal); no inspector unless INSPECTOR_PORT.
+  const sockets = listeningSockets(child.pid!);
+  expect(sockets).toContain(`127.0.0.1:${port}`);
+  expect(sockets.length).toBeLessThanOrEqual(3);
+  for (const socket of sockets) expect(socket).toMatch(/^127\.0\.0\.1:/);
+
+  // Write something, restart on the same storage: it is still there, under the same key.
+  const created = await fetch(`${base}/-/countersign/v1/admin/namespaces`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ namespace: "@persisted" }),
+  });
+  expect(created.status).toBe(201);
+  await stop(child);
+  await expect(fetch(`${base}${WELL_KNOWN_PATH}`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+
+  const again = await start(env);
+  expect(again.banner).toContain(fingerprint);
+  const reopened = await openIdentity(await (await fetch(`${base}${WELL_KNOWN_PATH}`)).json(), [fingerprint]);
+  expect(reopened.ok && reopened.value.document.namespaces).toContain("@persisted");
+  await stop(again.child);
+
+  // The migrations are recorded where wrangler looks, so wrangler's own tooling agrees.
+  const listed = spawnSync(join(ROOT, "node_modules", ".bin", "wrangler"), ["d1", "migrations", "list", "DB", "--local", "--persist-to", state], {
+    cwd: ROOT,
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  expect(listed.stdout + listed.stderr).toContain("No migrations to apply");
+});
+
+it("npm start refuses a bad setting in one line, before starting anything", async () => {
+  const child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], { cwd: ROOT, env: { ...process.env, PORT: "99999" }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  expect(code).toBe(1);
+  expect(stderr.trim()).toBe('npm start: PORT must be a port number (1-65535), not "99999"');
 });

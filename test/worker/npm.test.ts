@@ -51,7 +51,7 @@ describe("GET /:name (packument)", () => {
     expect(verified.ok).toBe(true);
   });
 
-  it("serves the abbreviated document to installers, with our provenance in dist", async () => {
+  it("serves the abbreviated document to installers, with a link to our provenance in dist", async () => {
     const res = await call("GET", "/@npm%2fpkg", { headers: { accept: "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*" } });
     expect(res.headers.get("content-type")).toMatch(/^application\/vnd\.npm\.install-v1\+json/);
     expect(res.headers.get("vary")).toContain("Accept");
@@ -60,7 +60,9 @@ describe("GET /:name (packument)", () => {
     const v = doc.versions["1.1.0"];
     expect(v).toMatchObject({ name: "@npm/pkg", version: "1.1.0", dependencies: { "left-pad": "^1.0.0" }, hasInstallScript: true });
     expect(v.scripts).toBeUndefined();
-    expect((v.dist.countersign as Bundle).mediaType).toBe("application/vnd.countersign.bundle.v1+json");
+    expect(v.dist.countersign).toEqual({ url: `${ORIGIN}/-/countersign/v1/packages/@npm/pkg/1.1.0`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const bundle = (await (await call("GET", "/-/countersign/v1/packages/@npm/pkg/1.1.0")).json()) as Bundle;
+    expect(bundle.mediaType).toBe("application/vnd.countersign.bundle.v1+json");
   });
 
   it("answers If-None-Match with 304", async () => {
@@ -295,8 +297,12 @@ describe("reviews", () => {
     expect((await (await call("GET", path)).json()) as unknown).toEqual({ reviews: [review] });
     const batch = (await (await call("POST", "/-/countersign/v1/bundles", { body: { packages: ["@npm/pkg@1.0.0"] } })).json()) as { bundles: Record<string, { reviews: unknown[] }> };
     expect(batch.bundles["@npm/pkg@1.0.0"]!.reviews).toEqual([review]);
-    const doc = (await (await call("GET", "/@npm%2fpkg", { headers: { accept: "application/vnd.npm.install-v1+json" } })).json()) as Record<string, any>;
+    const doc = (await (await call("GET", "/@npm%2fpkg")).json()) as Record<string, any>;
     expect(doc.versions["1.0.0"].dist.countersign.reviews).toEqual([review]);
+    const abbreviated = (await (await call("GET", "/@npm%2fpkg", { headers: { accept: "application/vnd.npm.install-v1+json" } })).json()) as Record<string, any>;
+    const linked = await (await call("GET", new URL(abbreviated.versions["1.0.0"].dist.countersign.url as string).pathname)).text();
+    expect(toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(linked))))).toBe(abbreviated.versions["1.0.0"].dist.countersign.sha256);
+    expect((JSON.parse(linked) as { reviews: unknown[] }).reviews).toEqual([review]);
   });
 
   it.each([

@@ -55,7 +55,7 @@ describe("GET /-/countersign/v1/packages/:name/:version/artifact", () => {
     expect((await call("GET", path, { headers: { "if-none-match": '"sha512-other"' } })).status).toBe(200);
   });
 
-  it("serves repeat downloads from the Cache API, keyed by digest, in front of R2", async () => {
+  it("serves repeat downloads from the isolate or the Cache API, keyed by digest, in front of R2", async () => {
     const app = createApp();
     const fetchVia = async () => {
       const ctx = createExecutionContext();
@@ -66,7 +66,7 @@ describe("GET /-/countersign/v1/packages/:name/:version/artifact", () => {
     };
     const first = await fetchVia();
     await env.ARTIFACTS.delete(blobKey(sha512)); // R2 no longer has it…
-    expect(await fetchVia()).toBe(first); // …the edge cache does
+    expect(await fetchVia()).toBe(first); // …memory and the edge cache do
   });
 
   it("404s unknown packages and versions with JSON", async () => {

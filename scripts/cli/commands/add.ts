@@ -49,7 +49,8 @@ export const add: Command = {
     if (rule.kind !== "registry") throw new CliError(`${namespace} is not pinned to a registry (rule: ${rule.kind}); add resolves only in pinned namespaces`, EXIT.rejected);
     const registry = registryBase(rule.url);
 
-    const packument = await new RegistryClient(registry, process.env.COUNTERSIGN_TOKEN).packument(name);
+    const client = new RegistryClient(registry, process.env.COUNTERSIGN_TOKEN);
+    const packument = await client.packument(name);
     if (!packument) throw new CliError(`${registry} has no package ${name}`, EXIT.rejected);
     const includePrerelease = semverPrerelease(range.replace(/^[^0-9]*/, "")) !== null;
     const candidates = Object.values(packument.versions ?? {})
@@ -71,7 +72,9 @@ export const add: Command = {
         skipped.push({ version: candidate.version, reason: locked.ok ? "no integrity" : locked.reason.replace("the lockfile records", "the registry lists") });
         continue;
       }
-      const verdict = await judge({ name, version: candidate.version, sha512: locked.sha512, bundle: candidate.dist?.countersign, fingerprints: rule.fingerprints, policy: pins.policy, previousPublisher, approvals });
+      // The abbreviated packument only links each bundle: ask for it (batch API, or a mirror's full packument).
+      const bundle = (await client.provenance([{ name, version: candidate.version }])).get(`${name}@${candidate.version}`);
+      const verdict = await judge({ name, version: candidate.version, sha512: locked.sha512, bundle, fingerprints: rule.fingerprints, policy: pins.policy, previousPublisher, approvals });
       if (!verdict.ok) {
         skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
         continue;

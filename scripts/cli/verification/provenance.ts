@@ -6,8 +6,10 @@
  * Each package has an ordered list of places to ask: the pinned registry's URL first, then the
  * registry the lockfile says it was installed from, then the registry its package manager is
  * configured with for that name. At each place the batch API is asked, and a place without it
- * (a plain mirror or proxy) is read through the `dist.countersign` of its packuments. The
- * first bundle that verifies wins. When none does:
+ * (a plain mirror or proxy) is read through the `dist.countersign` of its full packuments
+ * (registry-client.ts: inline bundles, or links followed to that same place and checked against
+ * their digest; a link that cannot be followed is no bundle). The first bundle that verifies
+ * wins. When none does:
  *
  * - a bundle that failed is the answer (preferring the one from where the package was
  *   installed, which names the registry that really served it);
@@ -110,7 +112,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
         const specs = indexes.map((i) => pending.get(i)!.request.spec);
         let bundles: Map<string, unknown>;
         try {
-          bundles = await bundlesAt(client(place), specs);
+          bundles = await client(place).provenance(specs);
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
           for (const i of indexes) pending.get(i)!.unreachable.set(place, err.message);
@@ -144,12 +146,6 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
     );
   }
   return outcomes;
-}
-
-async function bundlesAt(registry: RegistryClient, specs: Spec[]): Promise<Map<string, unknown>> {
-  const answer = await registry.bundles(specs);
-  if (answer.supported) return answer.bundles;
-  return registry.packumentBundles(specs);
 }
 
 function failedAt(request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string, extra: Partial<VerifyFailure> = {}): ProvenanceOutcome {

@@ -4,16 +4,24 @@
  * (`Accept: application/vnd.npm.install-v1+json`) that installers ask for.
  *
  * Everything npm reads about a version comes from the package.json inside the signed tarball
- * (stored at publish), never from what a client sent. Each version's `dist` carries our
- * provenance bundle under `dist.countersign`, which survives into the abbreviated document, so
- * installers receive it; `dist.signatures` is left alone (npm only understands ECDSA there, and
- * an Ed25519 entry would break `npm audit signatures`).
+ * (stored at publish), never from what a client sent. Each version's `dist.countersign` carries
+ * our provenance (docs/PROTOCOL.md §11):
+ *
+ * - in the full document, the whole bundle inline: plain mirrors copy the full document, and
+ *   whoever reads a mirror needs every byte of the bundle from it;
+ * - in the abbreviated document, a link bound by digest, `{ "url", "sha256" }`: the bundle
+ *   route's URL and the SHA-256 of exactly the bytes it serves. Installers ignore it, so the
+ *   document stays about as small as any registry's; the bundle authenticates itself through
+ *   its signatures, and the digest only pins which bytes (as npm's `dist.attestations` does).
+ *
+ * `dist.signatures` is left alone (npm only understands ECDSA there, and an Ed25519 entry would
+ * break `npm audit signatures`).
  */
 
 import semverCompare from "semver/functions/compare.js";
 import semverPrerelease from "semver/functions/prerelease.js";
-import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sriFromHex } from "../../core/index.js";
-import type { VersionRow } from "../storage/meta.js";
+import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sha256, sriFromHex, toHex, utf8 } from "../../core/index.js";
+import type { BundleDigest, PackumentRow } from "../storage/meta.js";
 
 export { ABBREVIATED_TYPE } from "../../core/index.js";
 
@@ -40,19 +48,32 @@ const ABBREVIATED_FIELDS = [
 
 const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
 
+/**
+ * The shape of the documents built here. It is part of every packument cache key
+ * (packument-cache.ts): change it whenever what this module builds changes, or edge caches
+ * keep serving the old shape until the package is next written.
+ */
+export const PACKUMENT_FORMAT = 2;
+
+/** Where a version's bundle is served: the native bundle route (routes/packages.ts). */
+export function bundlePath(name: string, version: string): string {
+  return `/-/countersign/v1/packages/${name}/${version}`;
+}
+
 /** `/@scope/name/-/name-1.2.3.tgz`, as the npm registry names tarballs. */
 export function tarballPath(name: string, version: string): string {
   return `/${name}/-/${name.replace(/^@[^/]+\//, "")}-${version}.tgz`;
 }
 
-function versionDocument(row: VersionRow, origin: string, abbreviated: boolean): Record<string, unknown> {
+function versionDocument(row: PackumentRow, origin: string, abbreviated: boolean): Record<string, unknown> {
   const manifest = JSON.parse(row.manifest!) as unknown;
   if (!isPlainObject(manifest)) throw new TypeError("stored manifest is not a JSON object");
+  if (abbreviated ? row.bundleSha256 === null : row.bundle === null) throw new TypeError("bundle not read");
   const dist = {
     tarball: `${origin}${tarballPath(row.name, row.version)}`,
     integrity: sriFromHex("sha512", row.sha512),
     shasum: row.sha1,
-    countersign: JSON.parse(row.bundle) as unknown,
+    countersign: abbreviated ? { url: `${origin}${bundlePath(row.name, row.version)}`, sha256: row.bundleSha256 } : (JSON.parse(row.bundle!) as unknown),
   };
   const doc: Record<string, unknown> = {};
   if (abbreviated) {
@@ -74,11 +95,25 @@ function versionDocument(row: VersionRow, origin: string, abbreviated: boolean):
  * A readable digest of the signed attributes for people browsing the full packument. It is
  * derived from `dist.countersign`, which is what verifiers check; this summary is not signed.
  */
-function provenanceSummary(row: VersionRow): Record<string, unknown> {
-  const bundle = JSON.parse(row.bundle) as { publisher: { payload: string } };
+function provenanceSummary(row: PackumentRow): Record<string, unknown> {
+  const bundle = JSON.parse(row.bundle!) as { publisher: { payload: string } };
   const statement = JSON.parse(fromUtf8(fromBase64(bundle.publisher.payload)!)) as { predicate: { attributes: { ai?: unknown; files?: unknown[] } } };
   const { ai, files } = statement.predicate.attributes;
-  return { publisher: row.publisherKeyid, sequence: row.sequence, ai: ai ?? null, files: files?.length ?? null, reviews: row.reviews?.length ?? 0 };
+  return { publisher: row.publisherKeyid, sequence: row.sequence, ai: ai ?? null, files: files?.length ?? null, reviews: row.reviewCount };
+}
+
+/**
+ * Hashes the bundles of npm versions whose digest was not remembered (the abbreviated document
+ * links each bundle by its SHA-256) and returns those digests, for `rememberBundleDigests`.
+ */
+export async function completeBundleDigests(rows: PackumentRow[]): Promise<BundleDigest[]> {
+  const missing = rows.filter((r) => r.manifest !== null && r.bundleSha256 === null && r.bundle !== null);
+  // One at a time, dropping each text once hashed: a first build may read hundreds of large bundles.
+  for (const r of missing) {
+    r.bundleSha256 = toHex(await sha256(utf8(r.bundle!)));
+    r.bundle = null;
+  }
+  return missing.map((r) => ({ name: r.name, version: r.version, reviews: r.reviewCount, sha256: r.bundleSha256! }));
 }
 
 /** `latest` if tagged, else the highest release (or highest version) so installs still resolve. */
@@ -93,9 +128,10 @@ function withLatest(tags: Record<string, string>, versions: string[]): Record<st
  * One version's document, or null if what is stored for it cannot be served (e.g. a manifest
  * stored before publish bounded its depth): one bad version must not take the package offline.
  */
-function safeVersionDocument(row: VersionRow, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+function safeVersionDocument(row: PackumentRow, origin: string, abbreviated: boolean): Record<string, unknown> | null {
   try {
-    if (jsonTooDeep(row.manifest!) || jsonTooDeep(row.bundle)) throw new RangeError("nested too deep");
+    // (The abbreviated document does not parse the bundle, so only the full one checks it.)
+    if (jsonTooDeep(row.manifest!) || (!abbreviated && row.bundle !== null && jsonTooDeep(row.bundle))) throw new RangeError("nested too deep");
     // (Bounded depth also means the packument's JSON.stringify cannot overflow on this version.)
     return versionDocument(row, origin, abbreviated);
   } catch (err) {
@@ -104,9 +140,10 @@ function safeVersionDocument(row: VersionRow, origin: string, abbreviated: boole
   }
 }
 
-export function buildPackument(rows: VersionRow[], tags: Record<string, string>, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+/** Abbreviated: every npm row needs `bundleSha256` (completeBundleDigests); full: `bundle`. */
+export function buildPackument(rows: PackumentRow[], tags: Record<string, string>, origin: string, abbreviated: boolean): Record<string, unknown> | null {
   const versions: Record<string, unknown> = {};
-  const npmRows: VersionRow[] = [];
+  const npmRows: PackumentRow[] = [];
   for (const row of rows) {
     if (row.manifest === null) continue;
     const doc = safeVersionDocument(row, origin, abbreviated);

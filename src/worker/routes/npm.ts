@@ -10,14 +10,15 @@
 
 import { Hono } from "hono";
 import semverValid from "semver/functions/valid.js";
-import { isPlainObject, namespaceOf, sha256, toHex, utf8 } from "../../core/index.js";
-import { serveArtifact } from "../artifacts.js";
+import { isPlainObject, namespaceOf } from "../../core/index.js";
+import { findArtifact, matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, checkPublishScope, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, handleError, notFound } from "../errors.js";
 import { readBounded } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { ABBREVIATED_TYPE, buildPackument, tarballPath } from "../npm/packument.js";
+import { servePackument } from "../npm/packument-cache.js";
 import { checkNpmPublishBody } from "../npm/publish-body.js";
 import { checkTag } from "../publish.js";
 import { requireRead } from "./packages.js";
@@ -123,9 +124,9 @@ npmRoutes.on("GET", namePaths("", "/-/:file"), async (c) => {
   const file = c.req.param("file")!;
   const prefix = `${name.replace(/^@[^/]+\//, "")}-`;
   const version = file.startsWith(prefix) && file.endsWith(".tgz") ? file.slice(prefix.length, -4) : "";
-  const row = version ? await c.var.deps.meta.getVersion(name, version) : null;
-  if (!row || row.manifest === null || tarballPath(name, version) !== `/${name}/-/${file}`) throw notFound(`no tarball ${file.slice(0, 120)} for ${name}`);
-  return serveArtifact(c, row, file);
+  const artifact = version ? await findArtifact(c, name, version) : null;
+  if (!artifact?.npm || tarballPath(name, version) !== `/${name}/-/${file}`) throw notFound(`no tarball ${file.slice(0, 120)} for ${name}`);
+  return serveArtifact(c, artifact, file);
 });
 
 /** Unpublishing would break immutability: refuse, and say what to do instead. */
@@ -139,31 +140,32 @@ npmRoutes.on("GET", namePaths("", "/:version"), async (c) => {
   const name = nameParam(c);
   await requireRead(c);
   const spec = c.req.param("version")!;
-  const { versions, tags } = await c.var.deps.meta.listVersions(name);
+  const { versions, tags } = await c.var.deps.meta.packumentSource(name, false);
   const packument = buildPackument(versions, tags, registryOrigin(c), false) as { versions: Record<string, unknown>; "dist-tags": Record<string, string> } | null;
   const version = packument?.versions[spec] ?? packument?.versions[packument["dist-tags"][spec] ?? ""];
   if (!version) throw notFound(`${name}@${spec.slice(0, 64)} does not exist`);
   return c.json(version);
 });
 
-// The packument: full, or abbreviated for installers; conditional with a strong ETag.
+// The packument: full, or abbreviated for installers; conditional with a strong ETag; from the
+// edge cache when the package has not been written since (npm/packument-cache.ts).
 npmRoutes.on("GET", namePaths(""), async (c) => {
   const name = nameParam(c);
-  await requireRead(c);
+  await requireRead(c); // first: a cached packument is only ever served to a request that may read
   const abbreviated = (c.req.header("accept") ?? "").includes(ABBREVIATED_TYPE) && c.req.query("write") === undefined;
-  const { versions, tags } = await c.var.deps.meta.listVersions(name);
-  const packument = buildPackument(versions, tags, registryOrigin(c), abbreviated);
+  const packument = await servePackument(c, name, abbreviated);
   if (!packument) throw notFound(`${name} is not in this registry`);
-  const text = JSON.stringify(packument);
-  const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
   const headers = {
     "Content-Type": `${abbreviated ? ABBREVIATED_TYPE : "application/json"}; charset=utf-8`,
-    ETag: etag,
+    ETag: packument.etag,
     Vary: "Accept, Authorization",
     "Cache-Control": c.var.deps.config.readAccess === "public" ? "public, max-age=30" : "private, max-age=30",
   };
-  if ((c.req.header("if-none-match") ?? "").split(",").some((t) => t.trim().replace(/^W\//, "") === etag)) return c.body(null, 304, headers);
-  return c.body(text, 200, headers);
+  if (matchesIfNoneMatch(c.req.header("if-none-match"), packument.etag)) {
+    if (typeof packument.body !== "string") await packument.body.cancel();
+    return c.body(null, 304, headers);
+  }
+  return c.body(packument.body, 200, headers);
 });
 
 // PUT /<name>: npm publish (refused: unsigned) or a metadata update (npm deprecate).

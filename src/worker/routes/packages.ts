@@ -4,7 +4,8 @@
  *
  *     PUT  /packages/<name>/<version>[?tag=latest]   publish (upload.ts format) → 201 + bundle
  *     GET  /packages/<name>                          versions and dist-tags
- *     GET  /packages/<name>/<version>                provenance bundle (publisher envelope + countersignature)
+ *     GET  /packages/<name>/<version>                provenance bundle (publisher envelope + countersignature,
+ *                                                    reviews); abbreviated packuments link here by digest
  *     GET  /packages/<name>/<version>/artifact       the bytes
  *     POST /packages/<name>/<version>/reviews        attach a reviewer-signed review (review.ts)
  *     GET  /packages/<name>/<version>/reviews        the reviews attached so far
@@ -15,8 +16,8 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { checkPackageName, checkVersion, sriFromHex, verifyReview } from "../../core/index.js";
-import { serveArtifact } from "../artifacts.js";
+import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview } from "../../core/index.js";
+import { matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
@@ -67,10 +68,14 @@ packageRoutes.on("GET", namePaths("/packages", "/:version/artifact"), async (c) 
   return serveArtifact(c, row, `${row.name.replace(/^@[^/]+\//, "")}-${row.version}`);
 });
 
+// The bundle. Abbreviated packuments link here with the SHA-256 of exactly these bytes, which is
+// also the ETag. Not immutable: reviews can be attached later (the signed parts never change).
 packageRoutes.on("GET", namePaths("/packages", "/:version"), async (c) => {
   const row = await findVersion(c);
-  // Not immutable: reviews can be attached later (the signed parts never change).
-  return c.body(row.bundle, 200, { "Content-Type": "application/json", "Cache-Control": c.var.deps.config.readAccess === "public" ? "public, max-age=60" : "private, max-age=60" });
+  const etag = `"sha256-${toHex(await sha256(utf8(row.bundle)))}"`;
+  const headers = { "Content-Type": "application/json", ETag: etag, "Cache-Control": c.var.deps.config.readAccess === "public" ? "public, max-age=60" : "private, max-age=60" };
+  if (matchesIfNoneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
+  return c.body(row.bundle, 200, headers);
 });
 
 packageRoutes.on("POST", namePaths("/packages", "/:version/reviews"), async (c) => {

@@ -1,10 +1,10 @@
 /**
  * @module
- * `MetaStore` on D1. Schema: migrations/0001_init.sql. Each method issues one statement or one
- * `batch` (a single round trip, and a transaction for writes).
+ * `MetaStore` on D1. Schema: migrations/ (0001_init.sql and the later ones). Each method issues
+ * one statement or one `batch` (a single round trip, and a transaction for writes).
  */
 
-import type { MetaStore, PublisherKeyRow, TokenRow, VersionRow } from "./meta.js";
+import type { CommitOutcome, MetaStore, PublisherKeyRow, TokenRow, VersionRow } from "./meta.js";
 
 interface VersionRecord {
   name: string;
@@ -113,6 +113,30 @@ export function semverSortKey(version: string): string {
 
 const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE constraint failed|SQLITE_CONSTRAINT/.test(err.message);
 
+/** D1's clock as text that sorts in time order: `2026-05-01T12:00:00.000Z`. */
+const D1_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/**
+ * How long a blob-collector claim (migrations/0004, src/worker/gc.ts) refuses commits of its
+ * blob. The collector issues its R2 deletes within `GC_DELETE_DEADLINE_MS` of claiming, so a
+ * delete that can still land happens well inside this window.
+ */
+export const BLOB_CLAIM_SECONDS = 300;
+
+/**
+ * Why a commit batch was refused. The version row's guards turn a conflict into a NULL in a NOT
+ * NULL column, which aborts the whole batch (the tag statement included) with a message naming
+ * the column: `sequence` (a sequence number at or below the highest committed one) or `sha512`
+ * (the collector claimed the blob). A duplicate name@version is the primary key's UNIQUE failure.
+ */
+function commitRefusal(err: unknown): Exclude<CommitOutcome, "committed"> | null {
+  const message = err instanceof Error ? err.message : "";
+  if (/NOT NULL constraint failed: versions\.sequence|UNIQUE constraint failed: versions\.sequence/.test(message)) return "sequence_taken";
+  if (/NOT NULL constraint failed: versions\.sha512/.test(message)) return "blob_collected";
+  if (isUniqueViolation(err)) return "exists";
+  return null;
+}
+
 export function d1MetaStore(db: D1Database): MetaStore {
   return {
     async createNamespace(namespace, now) {
@@ -185,36 +209,51 @@ export function d1MetaStore(db: D1Database): MetaStore {
     },
 
     async publishContext(q) {
-      const [token, ns, key, version, tag] = await db.batch<unknown>([
+      const [token, ns, key, version, tag, clock] = await db.batch<unknown>([
         db.prepare("SELECT id, scope, namespaces, label, created_at, revoked_at FROM tokens WHERE hash = ?").bind(q.tokenHash ?? ""),
         db.prepare("SELECT 1 AS found FROM namespaces WHERE namespace = ?").bind(q.namespace),
         db.prepare("SELECT * FROM publisher_keys WHERE namespace = ? AND keyid = ?").bind(q.namespace, q.keyid),
         db.prepare("SELECT 1 AS found FROM versions WHERE name = ? AND version = ?").bind(q.name, q.version),
         db.prepare("SELECT version FROM dist_tags WHERE name = ? AND tag = ?").bind(q.name, q.tag),
+        db.prepare(`SELECT COALESCE(MAX(sequence), 0) AS last, ${D1_NOW} AS now FROM versions`),
       ]);
       const tokenRow = token!.results[0] as TokenRecord | undefined;
       const keyRow = key!.results[0] as KeyRecord | undefined;
       const tagRow = tag!.results[0] as { version: string } | undefined;
+      const clockRow = clock!.results[0] as { last: number; now: string };
       return {
         token: tokenRow ? toToken(tokenRow) : null,
         namespaceExists: ns!.results.length > 0,
         key: keyRow ? toKey(keyRow) : null,
         versionExists: version!.results.length > 0,
         taggedVersion: tagRow?.version ?? null,
+        lastSequence: clockRow.last,
+        readAt: clockRow.now,
       };
     },
 
-    async nextSequence() {
-      const row = await db.prepare("UPDATE counters SET value = value + 1 WHERE name = 'sequence' RETURNING value").first<{ value: number }>();
-      if (!row) throw new Error("counters table is missing its sequence row: were migrations applied?");
-      return row.value;
+    async lastSequence() {
+      const row = await db.prepare("SELECT COALESCE(MAX(sequence), 0) AS last FROM versions").first<{ last: number }>();
+      return row!.last;
     },
 
-    async commitVersion(row, tag) {
+    async commitVersion(row, tag, readAt) {
+      // The sequence number is allocated here, at the commit point: the row is written only if
+      // its number is above every committed one (an index probe on the UNIQUE column), so
+      // concurrent publishes that proposed the same number commit one at a time and the others
+      // are told to propose again; and only if the blob collector has not claimed the artifact's
+      // blob since the publish read `readAt` (before it wrote the blob), or shortly before.
       const statements = [
         db
-          .prepare(`INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated),
+          .prepare(
+            `INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?1, ?2, ?3,
+               CASE WHEN ?4 > (SELECT COALESCE(MAX(sequence), 0) FROM versions) THEN ?4 END,
+               ?5, ?6,
+               CASE WHEN NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?7
+                 AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(?14, 'now'), '-${BLOB_CLAIM_SECONDS} seconds')) THEN ?7 END,
+               ?8, ?9, ?10, ?11, ?12, ?13)`,
+          )
+          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null),
       ];
       if (tag?.tag === "latest") {
         // `latest` only moves forward, decided inside the batch against what is stored now, so
@@ -244,7 +283,8 @@ export function d1MetaStore(db: D1Database): MetaStore {
         await db.batch(statements);
         return "committed";
       } catch (err) {
-        if (isUniqueViolation(err)) return "exists";
+        const refusal = commitRefusal(err);
+        if (refusal) return refusal;
         throw err;
       }
     },
@@ -275,7 +315,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
         .prepare("INSERT INTO reviews (name, version, reviewer_keyid, verdict, envelope, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING")
         .bind(review.name, review.version, review.keyid, review.verdict, review.envelope, review.createdAt)
         .run();
-      return res.meta.changes === 1 ? "added" : "exists";
+      return res.meta.changes > 0 ? "added" : "exists"; // > 0: D1 counts the writes of triggers (migrations/0005) too
     },
 
     async bundles(versions) {
@@ -329,7 +369,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
 
     async deleteTag(name, tag) {
       const res = await db.prepare("DELETE FROM dist_tags WHERE name = ? AND tag = ?").bind(name, tag).run();
-      return res.meta.changes === 1 ? "deleted" : "not_found";
+      return res.meta.changes > 0 ? "deleted" : "not_found"; // > 0: triggers' writes count too
     },
 
     async search(text, size, from) {
@@ -353,6 +393,96 @@ export function d1MetaStore(db: D1Database): MetaStore {
         publisherKeyid: r.publisher_keyid,
       }));
       return { total: (count!.results[0] as { total: number }).total, results };
+    },
+
+    async gcCursor() {
+      const row = await db.prepare("SELECT value FROM gc_state WHERE name = 'blobs.after'").first<{ value: string }>();
+      return row?.value || null;
+    },
+
+    async saveGcCursor(after) {
+      await db.batch([
+        db.prepare("INSERT INTO gc_state (name, value) VALUES ('blobs.after', ?1) ON CONFLICT (name) DO UPDATE SET value = excluded.value").bind(after ?? ""),
+        // Claims older than their window refuse nothing; a day of them is kept for the record.
+        db.prepare(`DELETE FROM blob_claims WHERE claimed_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')`),
+      ]);
+    },
+
+    async claimUnreferencedBlobs(sha512s) {
+      if (sha512s.length === 0) return [];
+      // One statement, so the reference check and the claim are atomic against a commit (whose
+      // version insert checks the claims): either the version is in, or the claim is.
+      const { results } = await db
+        .prepare(
+          `INSERT INTO blob_claims (sha512, claimed_at)
+           SELECT j.value, ${D1_NOW} FROM json_each(?1) AS j
+           WHERE NOT EXISTS (SELECT 1 FROM versions WHERE sha512 = j.value)
+           ON CONFLICT (sha512) DO UPDATE SET claimed_at = excluded.claimed_at
+           RETURNING sha512`,
+        )
+        .bind(JSON.stringify(sha512s))
+        .all<{ sha512: string }>();
+      return results.map((r) => r.sha512);
+    },
+
+    async packumentRevision(name) {
+      const row = await db.prepare("SELECT revision FROM package_revisions WHERE name = ?").bind(name).first<{ revision: string }>();
+      return row?.revision ?? null;
+    },
+
+    async packumentSource(name, lean) {
+      // A remembered digest counts only if it was computed with the version's current reviews.
+      const known = "d.reviews = COALESCE(c.n, 0)";
+      const bundle = lean ? `CASE WHEN ${known} OR v.manifest IS NULL THEN NULL ELSE v.bundle END` : "v.bundle";
+      const [revision, versions, tags, reviews] = await db.batch<unknown>([
+        db.prepare("SELECT revision FROM package_revisions WHERE name = ?1").bind(name),
+        db
+          .prepare(
+            `SELECT v.name, v.version, v.namespace, v.sequence, v.size, v.sha256, v.sha512, v.sha1, v.publisher_keyid, v.manifest, v.published_at, v.deprecated,
+               COALESCE(c.n, 0) AS review_count, CASE WHEN ${known} THEN d.sha256 END AS bundle_sha256, ${bundle} AS bundle
+             FROM versions AS v
+             LEFT JOIN (SELECT version, COUNT(*) AS n FROM reviews WHERE name = ?1 GROUP BY version) AS c ON c.version = v.version
+             LEFT JOIN bundle_digests AS d ON d.name = v.name AND d.version = v.version
+             WHERE v.name = ?1 ORDER BY v.sequence`,
+          )
+          .bind(name),
+        db.prepare("SELECT tag, version FROM dist_tags WHERE name = ?1 ORDER BY tag").bind(name),
+        // Reviews only of the bundles read (lean: those without a usable digest), in the bundle route's order.
+        db
+          .prepare(
+            `SELECT r.version, r.envelope FROM reviews AS r WHERE r.name = ?1${
+              lean
+                ? " AND NOT EXISTS (SELECT 1 FROM bundle_digests AS d WHERE d.name = r.name AND d.version = r.version AND d.reviews = (SELECT COUNT(*) FROM reviews AS r2 WHERE r2.name = r.name AND r2.version = r.version))"
+                : ""
+            } ORDER BY r.created_at, r.reviewer_keyid`,
+          )
+          .bind(name),
+      ]);
+      const byVersion = new Map<string, string[]>();
+      for (const r of reviews!.results as ReviewRecord[]) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.envelope]);
+      type PackumentRecord = Omit<VersionRecord, "bundle"> & { bundle: string | null; bundle_sha256: string | null; review_count: number };
+      return {
+        revision: (revision!.results[0] as { revision: string } | undefined)?.revision ?? null,
+        versions: (versions!.results as PackumentRecord[]).map((r) => ({
+          ...toVersion({ ...r, bundle: "" }),
+          bundle: r.bundle === null ? null : bundleWithReviews(r.bundle, byVersion.get(r.version) ?? []),
+          bundleSha256: r.bundle_sha256,
+          reviewCount: r.review_count,
+        })),
+        tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
+      };
+    },
+
+    async rememberBundleDigests(digests) {
+      if (digests.length === 0) return;
+      await db
+        .prepare(
+          `INSERT INTO bundle_digests (name, version, reviews, sha256)
+           SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]') FROM json_each(?1) AS j WHERE true
+           ON CONFLICT (name, version) DO UPDATE SET reviews = excluded.reviews, sha256 = excluded.sha256`,
+        )
+        .bind(JSON.stringify(digests.map((d) => [d.name, d.version, d.reviews, d.sha256])))
+        .run();
     },
   };
 }

@@ -59,7 +59,19 @@ export interface PublishContext {
   versionExists: boolean;
   /** Current version of the dist-tag being published to, if any. */
   taggedVersion: string | null;
+  /** The highest sequence number committed so far (0 for none): a publish proposes the next. */
+  lastSequence: number;
+  /** The store's clock at this read, which precedes the publish's blob write (see `commitVersion`). */
+  readAt: string;
 }
+
+/**
+ * How a commit ended. `sequence_taken`: another version committed the proposed sequence number
+ * (or a higher one) first; nothing was written, propose `lastSequence() + 1`. `blob_collected`:
+ * the blob collector claimed the artifact's blob after `readAt`, so its bytes may be gone;
+ * nothing was written, the upload must be repeated.
+ */
+export type CommitOutcome = "committed" | "exists" | "sequence_taken" | "blob_collected";
 
 export interface TagUpdate {
   tag: string;
@@ -84,9 +96,15 @@ export interface MetaStore {
   findToken(hash: string): Promise<TokenRow | null>;
 
   publishContext(q: { name: string; version: string; namespace: string; keyid: string; tokenHash: string | null; tag: string }): Promise<PublishContext>;
-  nextSequence(): Promise<number>;
-  /** The commit point of a publish: the version row and its tag, atomically. */
-  commitVersion(row: VersionRow, tag: TagUpdate | null): Promise<"committed" | "exists">;
+  /** The highest sequence number committed so far (0 for none). */
+  lastSequence(): Promise<number>;
+  /**
+   * The commit point of a publish: the version row and its tag, atomically, and only if
+   * `row.sequence` is higher than every committed one and no blob-collector claim on the
+   * artifact's blob overlaps the publish (claimed after `readAt`, or within the claim window
+   * before it). `readAt` is `PublishContext.readAt`; without it, the commit's own time.
+   */
+  commitVersion(row: VersionRow, tag: TagUpdate | null, readAt?: string): Promise<CommitOutcome>;
 
   getVersion(name: string, version: string): Promise<VersionRow | null>;
   listVersions(name: string): Promise<{ versions: VersionRow[]; tags: Record<string, string> }>;
@@ -101,6 +119,30 @@ export interface MetaStore {
   setTag(name: string, tag: string, version: string): Promise<"set" | "no_version">;
   deleteTag(name: string, tag: string): Promise<"deleted" | "not_found">;
   search(text: string, size: number, from: number): Promise<{ total: number; results: SearchRow[] }>;
+
+  /** The blob collector's position (src/worker/gc.ts): the last sha512 it examined, null to start over. */
+  gcCursor(): Promise<string | null>;
+  /** Saves the collector's position and forgets claims too old to matter. */
+  saveGcCursor(after: string | null): Promise<void>;
+  /**
+   * Claims for deletion, in one statement, those of `sha512s` that no version references, and
+   * returns them. A claim refuses commits of that blob for `BLOB_CLAIM_SECONDS` (storage/d1.ts).
+   */
+  claimUnreferencedBlobs(sha512s: string[]): Promise<string[]>;
+
+  /**
+   * The package's packument revision (migrations/0005): a random tag that every write to its
+   * versions, dist-tags or reviews replaces, in the same transaction. Null: no such package.
+   */
+  packumentRevision(name: string): Promise<string | null>;
+  /**
+   * What a packument is built from, in one round trip, with the revision it was read at. `lean`
+   * (abbreviated packuments) reads a version's bundle text only when no digest of it is
+   * remembered for its current reviews.
+   */
+  packumentSource(name: string, lean: boolean): Promise<PackumentSource>;
+  /** Remembers the SHA-256 of served bundles, each with the review count it was computed for. */
+  rememberBundleDigests(digests: BundleDigest[]): Promise<void>;
 }
 
 export interface SearchRow {
@@ -109,4 +151,27 @@ export interface SearchRow {
   manifest: string;
   publishedAt: string;
   publisherKeyid: string;
+}
+
+/** A version as packuments need it (see `MetaStore.packumentSource`). */
+export interface PackumentRow extends Omit<VersionRow, "bundle" | "reviews"> {
+  /** The bundle exactly as the bundle route serves it (reviews spliced in); null if not read. */
+  bundle: string | null;
+  /** Hex SHA-256 of those bytes, if remembered (`rememberBundleDigests`). */
+  bundleSha256: string | null;
+  reviewCount: number;
+}
+
+export interface PackumentSource {
+  revision: string | null;
+  versions: PackumentRow[];
+  tags: Record<string, string>;
+}
+
+export interface BundleDigest {
+  name: string;
+  version: string;
+  /** The review count of the version when its bundle was hashed. */
+  reviews: number;
+  sha256: string;
 }

@@ -1,0 +1,87 @@
+/**
+ * @module
+ * Packuments through the Workers Cache API (`caches.default`), keyed by the package's revision
+ * (docs/PROTOCOL.md §11, "Packument caching").
+ *
+ * A revision is a random tag that D1 triggers replace in the same transaction as every write to
+ * the package's versions, dist-tags or reviews (migrations/0005). Each request reads it (one
+ * small D1 query) and looks up the packument cached under it; a write therefore makes the old
+ * entry unreachable in every data centre at once, with no purge (`cache.delete` would reach only
+ * the local one). A miss reads everything in one more round trip, which also returns the
+ * revision it read at, and caches the document under that revision. So a request costs one D1
+ * round trip on a hit and two on a miss, whatever the package.
+ *
+ * The caller checks read access before calling here: a cached packument is only ever served to
+ * a request that may read it (the entry itself is shared by every reader, as all of them may
+ * read every package). Cache keys are never served: they live under a reserved host, and include
+ * the document's format (PACKUMENT_FORMAT) and the origin its URLs name.
+ */
+
+import { sha256, toHex, utf8 } from "../../core/index.js";
+import { registryOrigin, waitUntil, type AppContext } from "../context.js";
+import { PACKUMENT_MEMORY_MS, recentPackuments } from "../hot-cache.js";
+import { buildPackument, completeBundleDigests, PACKUMENT_FORMAT } from "./packument.js";
+
+/** How long an entry may stay: nothing depends on expiry (a write changes the key), this only bounds how long an unused entry is kept. */
+const CACHE_TTL_SECONDS = 86_400;
+
+export interface ServedPackument {
+  body: ReadableStream<Uint8Array> | string;
+  /** Strong ETag: a SHA-256 of the document, as served. */
+  etag: string;
+  /** Whether it came from the edge cache (for tests and logs; never a header). */
+  cached: boolean;
+}
+
+export function packumentCacheKey(name: string, revision: string, abbreviated: boolean, origin: string): Request {
+  return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${encodeURIComponent(name)}/${revision}`);
+}
+
+const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;
+
+/**
+ * The packument of `name` (null: no npm version to serve): from this isolate's memory if it
+ * served it in the last PACKUMENT_MEMORY_MS, or later if the package's revision has not changed
+ * since (one small D1 query); else from the edge cache when it can; else built.
+ */
+export async function servePackument(c: AppContext, name: string, abbreviated: boolean): Promise<ServedPackument | null> {
+  const { meta, config } = c.var.deps;
+  const origin = registryOrigin(c);
+  const memoryKey = `${abbreviated ? "abbreviated" : "full"} ${origin} ${name}`;
+  const recent = config.hotCache ? recentPackuments.get(memoryKey) : undefined;
+  if (recent && Date.now() - recent.at < PACKUMENT_MEMORY_MS) return { body: recent.text, etag: recent.etag, cached: true };
+  const remember = (text: string, etag: string, revision: string | null) => {
+    if (config.hotCache && revision !== null) recentPackuments.set(memoryKey, { text, etag, revision, at: Date.now() });
+  };
+
+  const cache = edgeCache();
+  if (cache || recent) {
+    const revision = await meta.packumentRevision(name);
+    if (recent && revision === recent.revision) {
+      remember(recent.text, recent.etag, revision); // still current: good for another while
+      return { body: recent.text, etag: recent.etag, cached: true };
+    }
+    const hit = revision === null || !cache ? undefined : await cache.match(packumentCacheKey(name, revision, abbreviated, origin));
+    const etag = hit?.headers.get("ETag");
+    if (hit?.body && etag) {
+      const text = await hit.text();
+      remember(text, etag, revision);
+      return { body: text, etag, cached: true };
+    }
+    await hit?.body?.cancel();
+  }
+
+  const source = await meta.packumentSource(name, abbreviated);
+  const digests = abbreviated ? await completeBundleDigests(source.versions) : [];
+  if (digests.length) waitUntil(c, meta.rememberBundleDigests(digests));
+  const packument = buildPackument(source.versions, source.tags, origin, abbreviated);
+  if (!packument) return null;
+  const text = JSON.stringify(packument);
+  const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
+  if (cache && source.revision !== null) {
+    const entry = new Response(text, { headers: { ETag: etag, "Content-Type": "application/json", "Cache-Control": `public, max-age=${CACHE_TTL_SECONDS}` } });
+    waitUntil(c, cache.put(packumentCacheKey(name, source.revision, abbreviated, origin), entry));
+  }
+  remember(text, etag, source.revision);
+  return { body: text, etag, cached: false };
+}
