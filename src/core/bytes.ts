@@ -89,12 +89,52 @@ export function toHex(bytes: Uint8Array): string {
   return out;
 }
 
+const IS_LOWER_HEX = new Uint8Array(128);
+for (const digit of "0123456789abcdef") IS_LOWER_HEX[digit.charCodeAt(0)] = 1;
+
+/** Exactly `digits` lowercase hex digits (fields.ts `hex(digits / 2)`), as a hot-path check. */
+export function isLowerHex(value: unknown, digits: number): value is string {
+  if (typeof value !== "string" || value.length !== digits) return false;
+  // A table lookup per character: digests are random, so a regular expression's range tests
+  // mispredict about every other character and cost half as much again.
+  for (let i = 0; i < digits; i++) {
+    const code = value.charCodeAt(i);
+    if (code > 127 || IS_LOWER_HEX[code] === 0) return false;
+  }
+  return true;
+}
+
 /** Lowercase hex only; returns `undefined` otherwise. */
 export function fromHex(text: string): Uint8Array | undefined {
   if (typeof text !== "string" || !HEX.test(text)) return undefined;
   const bytes = new Uint8Array(text.length / 2);
   for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
   return bytes;
+}
+
+// Small arrays are carved from shared slabs, as Node's Buffer pool does: an array of its own costs
+// an ArrayBuffer, a backing-store allocation and a sweep by the garbage collector, which at
+// thousands of verifications per second weighs more than filling it. A region is handed out once
+// and never reused, so a slice stays valid for as long as anyone holds it (and keeps its slab,
+// SLAB_BYTES, alive).
+const SLAB_BYTES = 64 * 1024;
+const MAX_CARVED_BYTES = 4 * 1024;
+let slab: Uint8Array = new Uint8Array(0);
+let slabUsed = 0;
+
+/**
+ * `length` zero bytes, like `new Uint8Array(length)`, except that a small result may share its
+ * ArrayBuffer with others: use the view, never its `.buffer` (and do not transfer it).
+ */
+export function newBytes(length: number): Uint8Array {
+  if (length > MAX_CARVED_BYTES) return new Uint8Array(length);
+  if (slabUsed + length > slab.length) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += (length + 7) & ~7; // 8-byte aligned, as allocators are
+  return out;
 }
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {

@@ -13,7 +13,7 @@
  * is `openStatement` in signed.ts.
  */
 
-import { fromBase64, toBase64, utf8 } from "./bytes.js";
+import { fromBase64, newBytes, toBase64, utf8 } from "./bytes.js";
 import { isFingerprint } from "./keys.js";
 import { decodeSignature, encodeSignature, type Signer } from "./signature.js";
 
@@ -38,14 +38,32 @@ export const MAX_PAYLOAD_BYTES = 4 * 1024 * 1024;
 const MAX_PAYLOAD_TYPE_LENGTH = 256;
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
+/** PAE(payloadType, payload). The result may share its ArrayBuffer (bytes.ts `newBytes`). */
 export function pae(payloadType: string, payload: Uint8Array): Uint8Array {
-  // LEN is a byte length; for printable ASCII (every payload type in use) it is the string length.
-  const typeLength = PRINTABLE.test(payloadType) ? payloadType.length : utf8(payloadType).length;
-  const head = utf8(`DSSEv1 ${typeLength} ${payloadType} ${payload.length} `);
-  const out = new Uint8Array(head.length + payload.length);
-  out.set(head);
-  out.set(payload, head.length);
+  const prefix = paePrefix(payloadType);
+  const length = String(payload.length);
+  const out = newBytes(prefix.length + length.length + 1 + payload.length);
+  out.set(prefix);
+  let at = prefix.length;
+  for (let i = 0; i < length.length; i++) out[at++] = length.charCodeAt(i); // ASCII digits
+  out[at++] = 0x20;
+  out.set(payload, at);
   return out;
+}
+
+// "DSSEv1 LEN(type) type ", kept for the last payload type seen: every statement of the protocol
+// has the same one, and encoding it anew for each envelope was a measurable part of verifying.
+let prefixType: string | undefined;
+let prefixBytes: Uint8Array = new Uint8Array(0);
+
+function paePrefix(payloadType: string): Uint8Array {
+  if (payloadType !== prefixType) {
+    // LEN is a byte length; for printable ASCII (every payload type in use) it is the string length.
+    const typeLength = PRINTABLE.test(payloadType) ? payloadType.length : utf8(payloadType).length;
+    prefixBytes = utf8(`DSSEv1 ${typeLength} ${payloadType} `);
+    prefixType = payloadType;
+  }
+  return prefixBytes;
 }
 
 export async function signEnvelope(payloadType: string, payload: Uint8Array, signer: Signer): Promise<Envelope> {

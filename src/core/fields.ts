@@ -14,3 +14,14 @@ export const Subject = z.strictObject({
   name: z.string(),
   digest: z.strictObject({ sha256: hex(32), sha512: hex(64) }),
 });
+
+// For the verifier's fast acceptance (statement.ts): Timestamp's answer without zod's per-call
+// bookkeeping. zod checks a datetime as `typeof value === "string"` and then this one pattern,
+// compiled for Timestamp's options; the fallback only matters if zod stops exposing it.
+const TIMESTAMP_PATTERN = Timestamp._zod.def.pattern;
+
+/** What `Timestamp` accepts. */
+export function isTimestamp(value: unknown): value is string {
+  if (typeof value !== "string") return false;
+  return TIMESTAMP_PATTERN ? TIMESTAMP_PATTERN.test(value) : Timestamp.safeParse(value).success;
+}

@@ -27,7 +27,7 @@ export const ANY_UNSCOPED = "*";
 export const MAX_VERSION_LENGTH = 256;
 
 const PART = "[a-z0-9][a-z0-9._-]*";
-const NAME = new RegExp(`^(?:@(${PART})/)?(${PART})$`);
+const NAME = new RegExp(`^(?:@${PART}/)?${PART}$`);
 const SCOPE = new RegExp(`^@${PART}$`);
 const RESERVED = new Set(["node_modules", "favicon.ico"]);
 
@@ -36,13 +36,19 @@ export type NameCheck = { ok: true; name: string; namespace: string; scope?: str
 export function checkPackageName(name: unknown): NameCheck {
   if (typeof name !== "string" || name.length === 0) return { ok: false, reason: "package name is empty" };
   if (name.length > MAX_NAME_LENGTH) return { ok: false, reason: `package name is longer than ${MAX_NAME_LENGTH} characters` };
-  if (/[^\x21-\x7e]/.test(name)) return { ok: false, reason: "package name may contain only printable ASCII (no spaces, control or non-ASCII characters)" };
-  if (name !== name.toLowerCase()) return { ok: false, reason: "package name must be lowercase" };
-  const match = NAME.exec(name);
-  if (!match) return { ok: false, reason: "package name must be `name` or `@scope/name`, each part made of a-z 0-9 - . _ and starting with a letter or digit" };
-  const [, scope, base] = match as unknown as [string, string | undefined, string];
+  // NAME admits only lowercase printable ASCII, so a match needs neither of the checks below,
+  // which are there to say precisely what is wrong with a name that does not match.
+  if (!NAME.test(name)) {
+    if (/[^\x21-\x7e]/.test(name)) return { ok: false, reason: "package name may contain only printable ASCII (no spaces, control or non-ASCII characters)" };
+    if (name !== name.toLowerCase()) return { ok: false, reason: "package name must be lowercase" };
+    return { ok: false, reason: "package name must be `name` or `@scope/name`, each part made of a-z 0-9 - . _ and starting with a letter or digit" };
+  }
+  const slash = name.indexOf("/"); // NAME allows one, and only after a scope
+  const base = slash < 0 ? name : name.slice(slash + 1);
   if (RESERVED.has(base)) return { ok: false, reason: `package name "${base}" is reserved` };
-  return scope ? { ok: true, name, namespace: `@${scope}`, scope: `@${scope}` } : { ok: true, name, namespace: name };
+  if (slash < 0) return { ok: true, name, namespace: name };
+  const scope = name.slice(0, slash);
+  return { ok: true, name, namespace: scope, scope };
 }
 
 /** The namespace a (valid) package name belongs to. */
@@ -62,16 +68,21 @@ export function checkNamespace(namespace: unknown): { ok: true } | { ok: false; 
   return check.ok ? { ok: true } : { ok: false, reason: `not a scope or an unscoped package name: ${check.reason}` };
 }
 
+// Plain release versions, the common case, without semver's parser: three parts, each 0 or up to 15
+// digits without a leading zero (so below Number.MAX_SAFE_INTEGER, as semver requires). Every such
+// string is its own canonical semver form; anything else is left to semver.
+const PLAIN_RELEASE = /^(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})\.(?:0|[1-9]\d{0,14})$/;
+
 export function checkVersion(version: unknown): { ok: true } | { ok: false; reason: string } {
   if (typeof version !== "string" || version.length === 0) return { ok: false, reason: "version is empty" };
   if (version.length > MAX_VERSION_LENGTH) return { ok: false, reason: `version is longer than ${MAX_VERSION_LENGTH} characters` };
-  if (semverValid(version) !== version) return { ok: false, reason: `"${printable(version)}" is not a canonical semver version (like 1.2.3 or 1.2.3-beta.1, no "v" prefix or build metadata)` };
+  if (!PLAIN_RELEASE.test(version) && semverValid(version) !== version) return { ok: false, reason: `"${printable(version)}" is not a canonical semver version (like 1.2.3 or 1.2.3-beta.1, no "v" prefix or build metadata)` };
   return { ok: true };
 }
 
 /** Package URL (purl) of an npm package version: the subject name in every statement. */
 export function purl(name: string, version: string): string {
-  return `pkg:npm/${name.replace(/^@/, "%40")}@${version}`;
+  return `pkg:npm/${name.startsWith("@") ? `%40${name.slice(1)}` : name}@${version}`;
 }
 
 /** Makes attacker-supplied text safe to echo in a one-line error message. */

@@ -31,7 +31,7 @@
  */
 
 import * as ed from "@noble/ed25519";
-import { bufferSource, concatBytes, fromBase64, toBase64 } from "./bytes.js";
+import { bufferSource, concatBytes, fromBase64, isLowerHex, toBase64 } from "./bytes.js";
 import { checkPublicKey, fingerprint, keyPairFromSeed, PKCS8_SEED_PREFIX, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, type KeyPair, type KeyProblem } from "./keys.js";
 import { fail, ok, type MaybePromise, type Result } from "./result.js";
 
@@ -71,7 +71,6 @@ type Vetted = Result<Verifier, KeyProblem>;
 
 const ED25519 = { name: "Ed25519" } as const;
 const MAX_CACHED_KEYS = 4096;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 let nativeSupport: Promise<boolean> | undefined;
 let host: NativeCrypto | undefined;
@@ -97,7 +96,7 @@ export function useNativeCrypto(native: NativeCrypto | undefined): void {
 /** Hex SHA-256 by the host's registered primitive, or `undefined` without one (then use digest.ts). */
 export function sha256HexNative(data: Uint8Array): string | undefined {
   const digest = host?.sha256Hex(data);
-  return digest !== undefined && SHA256_HEX.test(digest) ? digest : undefined;
+  return isLowerHex(digest, 64) ? digest : undefined;
 }
 
 export async function createSigner(keyPair: KeyPair | Uint8Array): Promise<Signer> {

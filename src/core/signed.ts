@@ -110,39 +110,50 @@ export function openStatement<T>(value: unknown, format: StatementFormat<T>, opt
   const envelope = openEnvelope(value);
   if ("problem" in envelope) return fail({ code: "malformed_envelope", message: envelope.problem });
   const { keyid } = envelope;
-  const refuse = (code: RefusalCode, message: string) => fail<SignedObjectProblem<T>>({ code, message, keyid });
 
   const fixed = typeof format.signer === "function" ? undefined : format.signer;
   const expected = fixed ? [fixed.keyid] : options.signedBy;
-  if (expected && !expected.includes(keyid)) return refuse("unexpected_signer", `signed by ${keyid}, expected ${expected.join(" or ")}`);
-  if (envelope.payloadType !== format.payloadType) return refuse("wrong_payload_type", `not ${format.what}`);
+  if (expected && !expected.includes(keyid)) return refuse(keyid, "unexpected_signer", `signed by ${keyid}, expected ${expected.join(" or ")}`);
+  if (envelope.payloadType !== format.payloadType) return refuse(keyid, "wrong_payload_type", `not ${format.what}`);
   const parsed = format.parse(envelope.payload);
-  if (!parsed.ok) return refuse("malformed_payload", parsed.error);
+  if (!parsed.ok) return refuse(keyid, "malformed_payload", parsed.error);
   const statement = parsed.value;
   const named = fixed ?? (typeof format.signer === "function" ? format.signer(statement, keyid) : undefined);
-  if (!named) return refuse("unknown_key", `signed by ${keyid}, a key the statement does not name`);
+  if (!named) return refuse(keyid, "unknown_key", `signed by ${keyid}, a key the statement does not name`);
 
-  const verify = (verifier: Result<Verifier, SignerKeyProblem>): MaybePromise<Opened<T>> => {
-    if (!verifier.ok) return refuse(verifier.error.code, verifier.error.message);
-    if (keyid !== named.keyid) return refuse("keyid_mismatch", `envelope keyid differs from the ${named.role} key in the statement`);
-    const opened: OpenedStatement<T> = { statement, keyid, publicKey: verifier.value.publicKey, envelope };
-    if (options.trusted && !options.trusted.includes(keyid)) return fail({ code: "untrusted_signer", message: `signed by ${keyid}, which is not trusted here`, keyid, unverified: opened });
-    const verdict = (valid: boolean): Opened<T> =>
-      valid ? ok(opened) : fail({ code: "bad_signature", message: `signature by ${keyid} does not verify`, keyid, unverified: opened });
-    const valid = verifier.value.verify(pae(envelope.payloadType, envelope.payload), envelope.signature);
-    return valid instanceof Promise ? valid.then(verdict) : verdict(valid);
-  };
+  // Plain functions instead of closures: this runs twice per package verified.
   const verifier = vetSignerKey(named);
-  return verifier instanceof Promise ? verifier.then(verify) : verify(verifier);
+  if (verifier instanceof Promise) return verifier.then((vetted) => verifyWith(vetted, named, statement, envelope, options));
+  return verifyWith(verifier, named, statement, envelope, options);
+}
+
+/** Steps 6–10, once the signer's key is vetted. */
+function verifyWith<T>(verifier: Result<Verifier, SignerKeyProblem>, named: SignerKey, statement: T, envelope: OpenedEnvelope, options: OpenOptions): MaybePromise<Opened<T>> {
+  const { keyid } = envelope;
+  if (!verifier.ok) return refuse(keyid, verifier.error.code, verifier.error.message);
+  if (keyid !== named.keyid) return refuse(keyid, "keyid_mismatch", `envelope keyid differs from the ${named.role} key in the statement`);
+  const opened: OpenedStatement<T> = { statement, keyid, publicKey: verifier.value.publicKey, envelope };
+  if (options.trusted && !options.trusted.includes(keyid)) return fail({ code: "untrusted_signer", message: `signed by ${keyid}, which is not trusted here`, keyid, unverified: opened });
+  const valid = verifier.value.verify(pae(envelope.payloadType, envelope.payload), envelope.signature);
+  return valid instanceof Promise ? valid.then((answer) => verdict(answer, opened)) : verdict(valid, opened);
+}
+
+function verdict<T>(valid: boolean, opened: OpenedStatement<T>): Opened<T> {
+  return valid ? ok(opened) : fail({ code: "bad_signature", message: `signature by ${opened.keyid} does not verify`, keyid: opened.keyid, unverified: opened });
+}
+
+function refuse(keyid: string, code: RefusalCode, message: string): { ok: false; error: SignedObjectProblem<never> } {
+  return fail({ code, message, keyid });
 }
 
 /** Steps 6 and 7 on their own: the key is acceptable and its keyid is its fingerprint. */
 export function vetSignerKey(key: SignerKey): MaybePromise<Result<Verifier, SignerKeyProblem>> {
-  const check = (verifier: Result<Verifier, KeyProblem>): Result<Verifier, SignerKeyProblem> => {
-    if (!verifier.ok) return fail({ code: "bad_key", message: `${key.role} public key rejected: ${KEY_PROBLEM_TEXT[verifier.error]}` });
-    if (verifier.value.keyid !== key.keyid) return fail({ code: "fingerprint_mismatch", message: `${key.role} keyid is not the fingerprint of the ${key.role} public key` });
-    return verifier;
-  };
   const verifier = newVerifier(key.publicKey);
-  return verifier instanceof Promise ? verifier.then(check) : check(verifier);
+  return verifier instanceof Promise ? verifier.then((vetted) => checkSignerKey(key, vetted)) : checkSignerKey(key, verifier);
+}
+
+function checkSignerKey(key: SignerKey, verifier: Result<Verifier, KeyProblem>): Result<Verifier, SignerKeyProblem> {
+  if (!verifier.ok) return fail({ code: "bad_key", message: `${key.role} public key rejected: ${KEY_PROBLEM_TEXT[verifier.error]}` });
+  if (verifier.value.keyid !== key.keyid) return fail({ code: "fingerprint_mismatch", message: `${key.role} keyid is not the fingerprint of the ${key.role} public key` });
+  return verifier;
 }
