@@ -24,6 +24,7 @@
  */
 
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare, type WorkerOptions } from "miniflare";
@@ -73,6 +74,15 @@ function readConfig(): ServerConfig {
   return JSON.parse(json) as ServerConfig;
 }
 
+/** Whether 127.0.0.1:port can be listened on now (workerd would otherwise fail with a stack dump). */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen(port, "127.0.0.1", () => probe.close(() => resolve(true)));
+  });
+}
+
 async function verifyIdentity(url: string, expected: string): Promise<void> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) die(`the registry answered ${response.status} for its identity document`);
@@ -81,6 +91,7 @@ async function verifyIdentity(url: string, expected: string): Promise<void> {
   if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
 }
 
+if (!(await portIsFree(port))) die(`port ${port} on 127.0.0.1 is in use (another registry already running?); stop it or set PORT to another port`);
 const devVars = await ensureDevVars(join(root, ".dev.vars"));
 if (typeof devVars === "string") die(devVars);
 const { keyid } = await keyPairFromSeed(devVars.seed);

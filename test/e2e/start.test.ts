@@ -9,6 +9,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -117,11 +118,22 @@ it("npm start serves a verifiable identity document, persists across restarts, a
   expect(listed.stdout + listed.stderr).toContain("No migrations to apply");
 });
 
-it("npm start refuses a bad setting in one line, before starting anything", async () => {
-  const child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], { cwd: ROOT, env: { ...process.env, PORT: "99999" }, stdio: ["ignore", "pipe", "pipe"] });
+async function refusal(env: Record<string, string>): Promise<{ code: unknown; stderr: string }> {
+  const child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise((resolve) => child.on("exit", resolve));
-  expect(code).toBe(1);
-  expect(stderr.trim()).toBe('npm start: PORT must be a port number (1-65535), not "99999"');
+  return { code, stderr };
+}
+
+it("npm start refuses a bad setting or a taken port in one line, before starting anything", async () => {
+  expect(await refusal({ PORT: "99999" })).toEqual({ code: 1, stderr: 'npm start: PORT must be a port number (1-65535), not "99999"\n' });
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    expect(await refusal({ PORT: String(port) })).toEqual({ code: 1, stderr: `npm start: port ${port} on 127.0.0.1 is in use (another registry already running?); stop it or set PORT to another port\n` });
+  } finally {
+    taken.close();
+  }
 });
