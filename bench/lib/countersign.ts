@@ -6,6 +6,7 @@
  */
 
 import { bufferSource } from "../../src/core/index.js";
+import { adminApi } from "../../test/helpers/actors.js";
 import { startLocalServer, type LocalServer } from "../../test/helpers/local-server.js";
 import { encodeName, newPublisher, signedParts, uploadBody } from "../../test/helpers/publisher.js";
 import type { Tarball } from "./packages.js";
@@ -13,23 +14,13 @@ import { pool } from "./util.js";
 
 export { startLocalServer, type LocalServer };
 
-async function admin(server: LocalServer, method: string, path: string, body: unknown): Promise<unknown> {
-  const response = await fetch(`${server.url}/-/countersign/v1/admin${path}`, {
-    method,
-    headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`admin ${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-}
-
 /** Enrols a fresh publisher in @acme and publishes every tarball, `concurrency` at a time; returns the wall time. */
 export async function publishToCountersign(server: LocalServer, tarballs: Tarball[], concurrency: number): Promise<number> {
   const start = performance.now();
   const publisher = await newPublisher();
-  await admin(server, "POST", "/namespaces", { namespace: "@acme" });
-  await admin(server, "POST", `/namespaces/${encodeURIComponent("@acme")}/keys`, { publicKey: publisher.publicKey });
-  const { token } = (await admin(server, "POST", "/tokens", { scope: "publish", namespaces: ["@acme"] })) as { token: string };
+  await adminApi(server, "POST", "/namespaces", { namespace: "@acme" });
+  await adminApi(server, "POST", `/namespaces/${encodeURIComponent("@acme")}/keys`, { publicKey: publisher.publicKey });
+  const { token } = (await adminApi(server, "POST", "/tokens", { scope: "publish", namespaces: ["@acme"] })) as { token: string };
   await pool(tarballs, concurrency, async (t) => {
     const body = await uploadBody(await signedParts(publisher, t.name, "1.0.0", t.bytes));
     const response = await fetch(`${server.url}/-/countersign/v1/packages/${encodeName(t.name)}/1.0.0`, {

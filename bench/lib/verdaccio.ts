@@ -9,8 +9,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, freePort } from "../../test/helpers/cli.js";
+import { stopChild } from "../../test/helpers/local-server.js";
 import type { Tarball } from "./packages.js";
 import { log, mustExec, pool } from "./util.js";
+
+export { stopChild };
 
 export const VERDACCIO_VERSION = "6.8.0";
 
@@ -89,16 +92,6 @@ export async function startVerdaccio(run: string, bin: string): Promise<Verdacci
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** SIGTERM, then SIGKILL after 5 s; resolves once the child has exited. */
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** npm's legacy adduser (`PUT /-/user/org.couchdb.user:<name>`), which Verdaccio's htpasswd answers with a token. */

@@ -9,9 +9,8 @@
 
 import { createTarDecoder, type ParsedTarEntry } from "modern-tar";
 import { ARTIFACT_MEMBER, MAX_STATEMENT_BYTES, STATEMENT_MEMBER } from "../core/index.js";
+import { DRAIN_BYTES } from "./drain.js";
 import { badRequest } from "./errors.js";
-/** How much of a refused upload is still read (and discarded) so that the client sees the refusal. */
-const DRAIN_BYTES = 1024 * 1024;
 
 /** Tar framing around the two members: headers, padding and the end-of-archive blocks. */
 export const UPLOAD_OVERHEAD_BYTES = 16 * 1024;

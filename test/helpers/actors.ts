@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { runCli, runJson } from "./cli.js";
 import type { TestRegistry } from "./registry.js";
 
-export async function adminApi(registry: TestRegistry, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function adminApi(registry: Pick<TestRegistry, "url" | "adminToken">, method: string, path: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${registry.url}/-/countersign/v1/admin${path}`, {
     method,
     headers: { authorization: `Bearer ${registry.adminToken}`, ...(body ? { "content-type": "application/json" } : {}) },
