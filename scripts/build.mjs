@@ -2,6 +2,7 @@
 //   dist/countersign.mjs  the client CLI (package.json "bin")
 //   dist/start.mjs        `npm start` (Miniflare stays external), and dist/read-config.mjs, its wrangler.toml reader
 //   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
+//   dist/bun-scanner.mjs  the Bun security scanner; dist/pnpmfile.cjs, the pnpm hook (afterAllResolved)
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
 import { build } from "esbuild";
 import { chmodSync, readFileSync } from "node:fs";
@@ -21,6 +22,9 @@ await Promise.all([
   build({ ...node, entryPoints: ["scripts/server/read-config.ts"], outfile: "dist/read-config.mjs", banner, external: ["wrangler"] }),
   build({ ...node, entryPoints: ["scripts/runtime/hook.ts"], outfile: "dist/hook.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/runtime/loader.ts"], outfile: "dist/hook-loader.mjs", banner }),
+  // The package-manager integrations: a Bun security scanner (runs in Bun) and a pnpm hook (CommonJS, loaded by pnpm's Node worker).
+  build({ ...node, entryPoints: ["scripts/integrations/bun-scanner.ts"], outfile: "dist/bun-scanner.mjs", banner: { js: banner.js.replace("#!/usr/bin/env node\n", "") } }),
+  build({ ...node, format: "cjs", entryPoints: ["scripts/integrations/pnpmfile.ts"], outfile: "dist/pnpmfile.cjs" }),
   build({
     entryPoints: ["src/worker/index.ts"],
     outfile: "dist/worker.mjs",

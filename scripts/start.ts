@@ -170,9 +170,10 @@ process.stdout.write(
     `  storage      ${stateDir}`,
     ...(inspectorPort ? [`  inspector    127.0.0.1:${inspectorPort}`] : []),
     "",
-    "Next (see README › Quick start):",
+    "Next (see README › Quick start), with the client from this checkout:",
+    `  npm run release && npm install -g ./release/countersign-*.tgz   (or: alias countersign='node ${join(root, "dist", "countersign.mjs")}')`,
     `  export COUNTERSIGN_REGISTRY=${origin} COUNTERSIGN_ADMIN_TOKEN=${devVars.adminToken}`,
-    "  npx countersign admin namespace add @acme",
+    "  countersign admin namespace add @acme",
     "",
   ].join("\n"),
 );

@@ -5,7 +5,9 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { checkPackageName } from "../../src/core/index.js";
 import { CliError, usageError } from "./errors.js";
+import { didYouMean } from "./suggest.js";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -21,13 +23,33 @@ export interface Command {
 export const JSON_OPTION = { json: { type: "boolean" } } as const;
 export const REGISTRY_OPTION = { registry: { type: "string", short: "r" } } as const;
 
+/** Options every command takes besides its own (parsed in main.ts or here). */
+export const GLOBAL_OPTIONS = ["help", "json", "timeout", "version"] as const;
+
 export function parse(command: Command, argv: string[]): { values: Values; positionals: string[] } {
   try {
     const { values, positionals } = parseArgs({ args: argv, options: { ...command.options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
     return { values: values as Values, positionals };
   } catch (err) {
-    throw usageError(`${(err as Error).message.split("\n")[0]}\nusage: ${command.usage}`);
+    throw usageError(describeParseError(command, err as Error & { code?: string }), { command: command.name, usage: command.usage });
   }
+}
+
+/** parseArgs' messages, made one line, with a "did you mean" for an unknown option. */
+function describeParseError(command: Command, err: Error & { code?: string }): string {
+  const first = err.message.split("\n")[0]!;
+  if (err.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const option = /Unknown option '([^']+)'/.exec(first)?.[1] ?? first;
+    const names = [...Object.keys(command.options), ...GLOBAL_OPTIONS];
+    const bare = option.replace(/^-+/, "").replace(/=.*$/, "");
+    return `${command.name}: unknown option ${option}${didYouMean(bare, names, (n) => `--${n}`)}`;
+  }
+  return `${command.name}: ${first.replace(/\.$/, "")}`;
+}
+/** The usage error for wrong positional arguments: one line naming what was expected, the usage in detail. */
+export function wrongArguments(command: Command, expected: string, positionals: string[]): CliError {
+  const got = positionals.length === 0 ? "none given" : `got ${positionals.map((p) => `"${p}"`).join(" ")}`;
+  return usageError(`${command.name} takes ${expected}; ${got}`, { command: command.name, usage: command.usage });
 }
 
 export function str(values: Values, name: string): string | undefined {
@@ -51,7 +73,10 @@ export function emit(values: Values, human: string | string[], data: unknown): v
 export function parseSpec(spec: string | undefined): { name: string; version: string } {
   const at = spec ? spec.lastIndexOf("@") : -1;
   if (!spec || at <= 0) throw usageError(`expected name@version, got "${spec ?? ""}"`);
-  return { name: spec.slice(0, at), version: spec.slice(at + 1) };
+  const name = spec.slice(0, at);
+  const check = checkPackageName(name);
+  if (!check.ok) throw usageError(`${name}: ${check.reason}`);
+  return { name, version: spec.slice(at + 1) };
 }
 
 export function fail(message: string, exitCode: number, detail?: unknown): never {

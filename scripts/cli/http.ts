@@ -5,9 +5,11 @@
  * refused and why.
  *
  * Any host a lockfile or a packument names may be hostile, so nothing is read without a bound:
- * a request that gets no answer within the timeout (30 s, `COUNTERSIGN_TIMEOUT_MS`) fails with
- * the host's name, and a body larger than its limit (below; `COUNTERSIGN_MAX_RESPONSE_BYTES`
- * lowers or raises them all) is cut off while streaming, before it can fill memory.
+ * a request that gets no answer within the timeout (30 s; `--timeout SECONDS`, `COUNTERSIGN_TIMEOUT`
+ * in seconds, or `COUNTERSIGN_TIMEOUT_MS`) fails with the host's name and exit 3; uploads and
+ * tarball downloads have their own limit (300 s, `COUNTERSIGN_TRANSFER_TIMEOUT_MS`). A body larger
+ * than its limit (below; `COUNTERSIGN_MAX_RESPONSE_BYTES` lowers or raises them all) is cut off
+ * while streaming, before it can fill memory.
  * An unreachable host is an `UnreachableError`, so callers can tell an outage from a rejection.
  */
 
@@ -15,8 +17,34 @@ import { CliError, EXIT, usageError } from "./errors.js";
 
 const MiB = 1024 * 1024;
 
-/** The default time limit of one request, connect to last byte. */
-export const TIMEOUT_MS = Number(process.env.COUNTERSIGN_TIMEOUT_MS ?? 30_000);
+/** The default time limit of one request, connect to last byte, in seconds. */
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+
+let configuredTimeoutMs: number | undefined;
+
+/** A timeout in seconds from the command line or the environment: a positive number, or a usage error. */
+export function parseTimeoutSeconds(value: string | undefined, source: string): number {
+  const seconds = Number(value);
+  if (!value || !Number.isFinite(seconds) || seconds <= 0) throw usageError(`${source} must be a positive number of seconds, got "${value ?? ""}"`);
+  return seconds;
+}
+
+/** `--timeout SECONDS` (main.ts): overrides the environment. */
+export function setTimeoutSeconds(seconds: number): void {
+  configuredTimeoutMs = Math.round(seconds * 1000);
+}
+
+/**
+ * The time limit of one request in ms: `--timeout`, else `COUNTERSIGN_TIMEOUT` (seconds), else
+ * `COUNTERSIGN_TIMEOUT_MS`, else 30 s. Read when a request starts, so main.ts can set it first.
+ */
+export function requestTimeoutMs(): number {
+  if (configuredTimeoutMs !== undefined) return configuredTimeoutMs;
+  const seconds = process.env.COUNTERSIGN_TIMEOUT;
+  if (seconds !== undefined && seconds !== "") return Math.round(parseTimeoutSeconds(seconds, "COUNTERSIGN_TIMEOUT") * 1000);
+  const ms = Number(process.env.COUNTERSIGN_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_TIMEOUT_SECONDS * 1000;
+}
 
 /** The time limit of one upload or tarball download (bodies of up to hundreds of MiB). */
 export const TRANSFER_TIMEOUT_MS = Number(process.env.COUNTERSIGN_TRANSFER_TIMEOUT_MS ?? 300_000);
@@ -72,15 +100,20 @@ export interface RequestOptions {
   headers?: Record<string, string>;
   /** Statuses that are answers, not errors (e.g. 404 when probing). */
   accept?: number[];
-  /** Overrides TIMEOUT_MS (uploads of large packages need longer). */
+  /** Overrides requestTimeoutMs() (uploads of large packages need longer). */
   timeoutMs?: number;
+  /** Aborts the request early; its reason's message says why (e.g. an upload that stalled). */
+  signal?: AbortSignal;
 }
 
 const hostOf = (url: string) => new URL(url).host;
 
+/** `1 s`, `30 s`, `500 ms`. */
+export const seconds = (ms: number) => (ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`);
+
 function describeCause(err: unknown, timeoutMs: number): string {
   const name = (err as Error).name;
-  if (name === "TimeoutError" || name === "AbortError") return `no answer within ${Math.round(timeoutMs / 1000)} s`;
+  if (name === "TimeoutError" || name === "AbortError") return `no answer within ${seconds(timeoutMs)}`;
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as Error).message ?? String(err);
 }
@@ -88,17 +121,18 @@ function describeCause(err: unknown, timeoutMs: number): string {
 export async function request(url: string, options: RequestOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { "user-agent": "countersign-cli", ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  const timeoutMs = options.timeoutMs ?? TIMEOUT_MS;
+  const timeoutMs = options.timeoutMs ?? requestTimeoutMs();
   let response: Response;
   try {
     response = await fetch(url, {
       method: options.method ?? "GET",
       headers,
       body: options.body ?? null,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: options.signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), options.signal]) : AbortSignal.timeout(timeoutMs),
       ...(options.body instanceof ReadableStream ? { duplex: "half" } : {}),
     } as RequestInit);
   } catch (err) {
+    if (options.signal?.aborted) throw new UnreachableError(hostOf(url), (options.signal.reason as Error | undefined)?.message ?? "aborted");
     throw new UnreachableError(hostOf(url), describeCause(err, timeoutMs));
   }
   if (response.ok || options.accept?.includes(response.status)) return response;
@@ -135,7 +169,7 @@ export async function streamBody(response: Response, url: string, limit: number,
     }
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new UnreachableError(hostOf(url), `the answer stopped: ${describeCause(err, TIMEOUT_MS)}`);
+    throw new UnreachableError(hostOf(url), `the answer stopped: ${describeCause(err, requestTimeoutMs())}`);
   }
 }
 
@@ -187,5 +221,9 @@ async function registryError(response: Response, url: string): Promise<CliError>
   }
   const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
   const what = error?.message ? `${error.message} [${error.code ?? response.status}]` : `HTTP ${response.status} ${response.statusText}`;
-  return new CliError(`registry refused (${response.status}): ${what}`, response.status === 400 || response.status === 403 || response.status === 409 ? EXIT.rejected : EXIT.unavailable, body);
+  return new CliError(`registry refused (${response.status}): ${what}`, response.status === 400 || response.status === 403 || response.status === 409 ? EXIT.rejected : EXIT.unavailable, {
+    status: response.status,
+    ...(error?.code ? { code: error.code } : {}),
+    ...(body === undefined ? {} : { response: body }),
+  });
 }

@@ -34,6 +34,6 @@ export function readPinsFile(path: string): Result<Pins, PinsProblem> {
 export function loadPins(path: string): Pins {
   const pins = readPinsFile(path);
   if (pins.ok) return pins.value;
-  const hint = pins.error.kind === "missing" ? ": create one with `countersign pin <registry-url> --name <name> --namespace @scope`" : "";
+  const hint = pins.error.kind === "missing" ? ": create one with `countersign init` (from the lockfiles; add --registry URL --name NAME --namespace @scope --fingerprint SHA256:… to bind your team's namespaces) or `countersign pin <registry-url> --name <name> --namespace @scope`" : "";
   throw new CliError(`${pins.error.message}${hint}`, EXIT.usage);
 }

@@ -57,6 +57,17 @@ export function namespaceOf(name: string): string {
   return name.startsWith("@") && slash > 0 ? name.slice(0, slash) : name;
 }
 
+// The legacy unscoped names npm still serves (capitals, `~`), as the lockfile readers accept them.
+const LEGACY_UNSCOPED = /^[a-z0-9~][\w.~-]*$/i;
+
+/**
+ * An unscoped name npm's registry may still hold although no new package may take it
+ * (`JSONStream`, `Base64`): a pins rule may allow or reject one by name, nothing may publish it.
+ */
+export function isLegacyUnscopedName(name: unknown): boolean {
+  return typeof name === "string" && name.length <= MAX_NAME_LENGTH && LEGACY_UNSCOPED.test(name) && !RESERVED.has(name);
+}
+
 /** A namespace is a scope (`@acme`) or a valid unscoped package name. */
 export function checkNamespace(namespace: unknown): { ok: true } | { ok: false; reason: string } {
   if (typeof namespace === "string" && namespace.startsWith("@")) {

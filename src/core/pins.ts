@@ -19,11 +19,16 @@
  * A name's rule is its exact namespace's, else `@*` (scoped names) or `*` (unscoped names),
  * else "reject": nothing is trusted by omission. The URL is only where to ask for provenance;
  * trust comes from the fingerprints alone.
+ *
+ * `countersign init` writes the strict form: the team's namespaces pinned, every other
+ * namespace the lockfile uses listed as "allow", and `"@*": "reject"` (and `"*": "reject"`),
+ * so that a scope or name that appears later — a look-alike such as `@babel-core` — is
+ * rejected until someone allows it by name.
  */
 
 import * as z from "zod/mini";
 import { isFingerprint } from "./keys.js";
-import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, namespaceOf } from "./names.js";
+import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, isLegacyUnscopedName, namespaceOf } from "./names.js";
 import { parsePolicy, type Policy } from "./policy.js";
 import { fail, ok, type Result } from "./result.js";
 import { parseWith } from "./schema.js";
@@ -63,17 +68,32 @@ export interface Resolution {
   matched: string | null;
 }
 
+export type RuleAction = "allow" | "reject";
+export const isRuleAction = (target: unknown): target is RuleAction => target === "allow" || target === "reject";
+
+/**
+ * Whether `namespace` may carry `target` in `namespaces`: a wildcard, or a namespace as
+ * `checkNamespace` defines it. An allow/reject rule may also name an unscoped package whose
+ * legacy npm name no new package may have (`JSONStream`): lockfiles contain such names, and a
+ * project that uses one must be able to allow it by name. A registry pin never can, since no
+ * countersign registry publishes such a name.
+ */
+export function checkPinNamespace(namespace: string, target: string): { ok: true } | { ok: false; reason: string } {
+  if (namespace === ANY_SCOPE || namespace === ANY_UNSCOPED) return { ok: true };
+  if (isRuleAction(target) && isLegacyUnscopedName(namespace)) return { ok: true };
+  return checkNamespace(namespace);
+}
+
 /** Parses and checks a pins document: known registries, valid namespaces, no dangling names. */
 export function parsePins(value: unknown): Result<Pins> {
   const parsed = parseWith(PinsSchema, value, "pins");
   if (!parsed.ok) return parsed;
   const pins = parsed.value;
   for (const [namespace, target] of Object.entries(pins.namespaces)) {
-    if (namespace !== ANY_SCOPE && namespace !== ANY_UNSCOPED) {
-      const check = checkNamespace(namespace);
-      if (!check.ok) return fail(`namespaces: "${namespace}" is not a namespace: ${check.reason}`);
-    }
-    if (target !== "allow" && target !== "reject" && !(target in pins.registries)) {
+    const check = checkPinNamespace(namespace, target);
+    if (!check.ok) return fail(`namespaces: "${namespace}" is not a namespace: ${check.reason}`);
+    // Own properties only: a package named "constructor" must not find Object.prototype's.
+    if (!isRuleAction(target) && !Object.hasOwn(pins.registries, target)) {
       return fail(`namespaces: "${namespace}" refers to registry "${target}", which is not in registries (or use "allow" / "reject")`);
     }
   }
@@ -86,7 +106,8 @@ export function parsePins(value: unknown): Result<Pins> {
 export function resolvePin(pins: Pins, name: string): Resolution {
   const namespace = namespaceOf(name);
   const fallback = namespace.startsWith("@") ? ANY_SCOPE : ANY_UNSCOPED;
-  const matched = namespace in pins.namespaces ? namespace : fallback in pins.namespaces ? fallback : null;
+  // Own properties only: `"constructor" in {}` is true, and "constructor" is a package name.
+  const matched = Object.hasOwn(pins.namespaces, namespace) ? namespace : Object.hasOwn(pins.namespaces, fallback) ? fallback : null;
   const target = matched === null ? "reject" : pins.namespaces[matched]!;
   if (target === "allow") return { namespace, rule: { kind: "allow" }, matched };
   if (target === "reject") return { namespace, rule: { kind: "reject" }, matched };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePins, resolvePin, type Pins } from "../../src/core/index.js";
+import { checkPinNamespace, isLegacyUnscopedName, parsePins, resolvePin, type Pins } from "../../src/core/index.js";
 
 const FP = "SHA256:bbXpuKG6zhzdmnxq256TlqzFBzRl2f6OOg722cYNbU8";
 const pins: Pins = {
@@ -35,5 +35,28 @@ describe("pins", () => {
     const result = parsePins(value);
     expect(result.ok).toBe(false);
     expect(!result.ok && result.error).toContain(mention);
+  });
+
+  it("looks up own rules only: a package named after an Object.prototype member is not pinned by it", () => {
+    // `"constructor" in {}` is true: resolvePin once found Object's constructor as a "registry".
+    for (const name of ["constructor", "hasownproperty", "tostring", "valueof"]) {
+      expect(resolvePin(pins, name)).toEqual({ namespace: name, matched: "*", rule: { kind: "allow" } });
+      expect(resolvePin({ ...pins, namespaces: { "@acme": "team" } }, name)).toEqual({ namespace: name, matched: null, rule: { kind: "reject" } });
+    }
+    expect(parsePins({ ...pins, namespaces: { "@acme": "constructor" } }).ok).toBe(false);
+    expect(resolvePin({ ...pins, namespaces: { constructor: "allow", "*": "reject" } }, "constructor").rule).toEqual({ kind: "allow" });
+  });
+
+  it("allow/reject rules may name any namespace, also a legacy unscoped name; a registry pin may not", () => {
+    const rules = { "@babel": "allow", lodash: "allow", JSONStream: "allow", "@babel-core": "reject", "@*": "reject", "*": "reject" };
+    expect(parsePins({ ...pins, namespaces: rules }).ok).toBe(true);
+    expect(resolvePin({ ...pins, namespaces: rules }, "JSONStream").rule).toEqual({ kind: "allow" });
+    expect(resolvePin({ ...pins, namespaces: rules }, "jsonstream").rule).toEqual({ kind: "reject" }); // exact names only
+    expect(parsePins({ ...pins, namespaces: { JSONStream: "team" } }).ok).toBe(false);
+    expect(checkPinNamespace("JSONStream", "allow")).toEqual({ ok: true });
+    expect(checkPinNamespace("JSONStream", "team").ok).toBe(false);
+    expect(checkPinNamespace("@Babel", "allow").ok).toBe(false);
+    expect(checkPinNamespace("@*", "team")).toEqual({ ok: true });
+    for (const bad of ["", "a b", "@babel/core", ".x", "_x", "node_modules", "x".repeat(215)]) expect(isLegacyUnscopedName(bad)).toBe(false);
   });
 });

@@ -202,7 +202,7 @@ describe("the client fails clearly", () => {
     [["publish", "missing.txt", "--name", "x", "--version", "1.0.0"], 2, "does not exist"],
     [["publish", "notes.txt"], 2, "not an npm tarball"],
     [["identity", "http://127.0.0.1:9"], 3, "127.0.0.1:9 unreachable"],
-    [["fetch", "@acme/notes@1.0.0", "--fingerprint", "x", "--bogus"], 2, "Unknown option"],
+    [["fetch", "@acme/notes@1.0.0", "--fingerprint", "x", "--bogus"], 2, "unknown option --bogus"],
   ])("countersign %j → exit %i, one line", async (args, code, text) => {
     const out = await cs(args as string[]);
     expect(out.code).toBe(code);

@@ -29,8 +29,11 @@ export function npm(args: string[], cwd: string, env: Record<string, string> = {
 }
 
 export function pnpm(args: string[], cwd: string): Promise<Run> {
-  return run(join(ROOT, "node_modules", ".bin", "pnpm"), [...args, "--store-dir", join(cwd, ".pnpm-store"), "--config.minimum-release-age=0"], cwd, {
+  // Its own metadata cache too: pnpm keys cached packuments by host and port, and a later test's
+  // registry may get a port an earlier one had.
+  return run(join(ROOT, "node_modules", ".bin", "pnpm"), [...args, "--store-dir", join(cwd, ".pnpm-store"), "--config.cache-dir=" + join(cwd, ".pnpm-cache"), "--config.minimum-release-age=0"], cwd, {
     npm_config_cache: join(cwd, ".npm-cache"),
+    XDG_CACHE_HOME: join(cwd, ".pnpm-cache"),
   });
 }
 

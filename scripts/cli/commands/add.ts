@@ -2,14 +2,17 @@
  * @module
  * `add`: governed resolution. For a semver range, choose the highest version that passes both
  * verification against the pins and the pins' policy, say why newer ones were skipped, and write
- * it — exact version in package.json, exact integrity in package-lock.json (npm resolves it with
- * `--package-lock-only`, and the integrity it records must be the countersigned one, or nothing
- * is changed). Resolution itself is governed, not only checked afterwards.
+ * it — exact version in package.json, exact integrity in the lockfile of the package manager the
+ * project uses (npm, pnpm, yarn 1, yarn 2+, bun: see `detectManager`). That manager locks it,
+ * without running scripts, and the lockfile it wrote is read back with countersign's own readers:
+ * the chosen version must be locked with exactly the countersigned bytes, or package.json and the
+ * lockfile are put back as they were. Resolution itself is governed, not only checked afterwards.
  */
 
-import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
 import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
@@ -18,6 +21,10 @@ import { checkPackageName, describeFailure, PINS_FILE, resolvePin } from "../../
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
+import { bunBinaryLockfileError } from "../lockfiles/bun.js";
+import { readLockfileOnly } from "../lockfiles/index.js";
+import { configuredRegistry } from "../lockfiles/registries.js";
+import type { LockEntry, Manager } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
 import { RegistryClient } from "../registry-client.js";
 import { judge } from "../verification/judge.js";
@@ -35,15 +42,163 @@ function parseAddSpec(spec: string): { name: string; range: string } {
   return { name, range };
 }
 
+/** The package managers `add` writes for, as `--manager` names them. */
+const MANAGER_NAMES = ["npm", "pnpm", "yarn", "bun"] as const;
+
+interface Target {
+  manager: Manager;
+  /** The lockfile it writes (it may not exist yet). */
+  lockfile: string;
+  /** How the manager was chosen, for messages. */
+  why: string;
+}
+
+const LABEL: Record<Manager, string> = { npm: "npm", pnpm: "pnpm", "yarn-classic": "yarn 1", "yarn-berry": "yarn", bun: "bun" };
+
+/** Where each manager is told which registry serves a scope. */
+const CONFIG_FILE: Record<Manager, string> = { npm: ".npmrc", pnpm: ".npmrc", "yarn-classic": ".npmrc", "yarn-berry": ".yarnrc.yml (npmScopes)", bun: "bunfig.toml ([install.scopes])" };
+
+/** How to let the team's own fresh versions through each manager's release-age gate. */
+const AGE_GATE_HINT: Record<Manager, string> = {
+  npm: "remove min-release-age for the team's scope",
+  pnpm: "list the team's scope in pnpm-workspace.yaml minimumReleaseAgeExclude, e.g. '@acme/*'",
+  "yarn-classic": "yarn 1 has none; check the registry",
+  "yarn-berry": 'list the team\'s scope in .yarnrc.yml npmPreapprovedPackages, e.g. "@acme/*"',
+  bun: "list the team's packages in bunfig.toml [install] minimumReleaseAgeExcludes",
+};
+
+/** What to run after `add`, for the manager's lockfile to be installed as written. */
+const INSTALL_HINT: Record<Manager, string> = {
+  npm: "npm ci",
+  pnpm: "pnpm install --frozen-lockfile",
+  "yarn-classic": "yarn install --frozen-lockfile",
+  "yarn-berry": "yarn install --immutable",
+  bun: "bun install --frozen-lockfile",
+};
+
+function readManifestField(dir: string): string | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { packageManager?: unknown };
+    return typeof manifest.packageManager === "string" ? manifest.packageManager : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** yarn.lock's writer: berry files have __metadata, yarn 1 files its header; an empty or missing one asks packageManager, then .yarnrc.yml. */
+function yarnFlavour(dir: string, packageManager: string | undefined): Manager {
+  const text = existsSync(join(dir, "yarn.lock")) ? readFileSync(join(dir, "yarn.lock"), "utf8") : "";
+  if (/^__metadata:/m.test(text)) return "yarn-berry";
+  if (/^# yarn lockfile v1$/m.test(text)) return "yarn-classic";
+  const major = /^yarn@(\d+)/.exec(packageManager ?? "")?.[1];
+  if (major !== undefined) return Number(major) >= 2 ? "yarn-berry" : "yarn-classic";
+  return existsSync(join(dir, ".yarnrc.yml")) ? "yarn-berry" : "yarn-classic";
+}
+
+/**
+ * The package manager the project at `dir` uses: `--manager`, else the lockfile present
+ * (package-lock.json / npm-shrinkwrap.json: npm; pnpm-lock.yaml: pnpm; yarn.lock: yarn 1 or
+ * berry; bun.lock: bun; bun.lockb is refused), else package.json's `packageManager`, else npm.
+ */
+export function detectManager(dir: string, chosen: string | undefined): Target {
+  const packageManager = readManifestField(dir);
+  const npmLockfile = existsSync(join(dir, "npm-shrinkwrap.json")) ? join(dir, "npm-shrinkwrap.json") : join(dir, "package-lock.json");
+  const targets: Record<(typeof MANAGER_NAMES)[number], () => Target> = {
+    npm: () => ({ manager: "npm", lockfile: npmLockfile, why: "" }),
+    pnpm: () => ({ manager: "pnpm", lockfile: join(dir, "pnpm-lock.yaml"), why: "" }),
+    yarn: () => ({
+      manager: yarnFlavour(dir, packageManager),
+      lockfile: join(dir, "yarn.lock"),
+      why: "",
+    }),
+    bun: () => {
+      if (existsSync(join(dir, "bun.lockb")) && !existsSync(join(dir, "bun.lock"))) throw bunBinaryLockfileError(join(dir, "bun.lockb"));
+      return { manager: "bun", lockfile: join(dir, "bun.lock"), why: "" };
+    },
+  };
+  if (chosen !== undefined) {
+    if (!(MANAGER_NAMES as readonly string[]).includes(chosen)) throw usageError(`--manager must be one of ${MANAGER_NAMES.join(", ")}, not "${chosen}"`);
+    return { ...targets[chosen as (typeof MANAGER_NAMES)[number]](), why: "--manager" };
+  }
+  const present: [(typeof MANAGER_NAMES)[number], string][] = [];
+  if (existsSync(join(dir, "npm-shrinkwrap.json")) || existsSync(join(dir, "package-lock.json"))) present.push(["npm", npmLockfile]);
+  if (existsSync(join(dir, "pnpm-lock.yaml"))) present.push(["pnpm", "pnpm-lock.yaml"]);
+  if (existsSync(join(dir, "yarn.lock"))) present.push(["yarn", "yarn.lock"]);
+  if (existsSync(join(dir, "bun.lock")) || existsSync(join(dir, "bun.lockb"))) present.push(["bun", existsSync(join(dir, "bun.lock")) ? "bun.lock" : "bun.lockb"]);
+  if (present.length > 1) {
+    throw usageError(`${dir} has the lockfiles of several package managers (${present.map(([m, f]) => `${m}: ${f.split(/[\\/]/).pop()}`).join(", ")}): say which one to write with --manager ${MANAGER_NAMES.join("|")}`);
+  }
+  if (present.length === 1) return { ...targets[present[0]![0]](), why: `its lockfile ${present[0]![1].split(/[\\/]/).pop()}` };
+  const declared = /^(npm|pnpm|yarn|bun)@/.exec(packageManager ?? "")?.[1] as (typeof MANAGER_NAMES)[number] | undefined;
+  if (declared) return { ...targets[declared](), why: `packageManager "${packageManager}" in package.json` };
+  return { ...targets.npm(), why: "no lockfile and no packageManager field: npm" };
+}
+
+/** The command that locks package.json's dependencies without installing (or, for yarn 1, without scripts). */
+function lockCommand(manager: Manager, scratch: string): { command: string; args: string[]; env?: Record<string, string> } {
+  switch (manager) {
+    case "npm":
+      return { command: "npm", args: ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"] };
+    case "pnpm":
+      // In CI pnpm defaults to --frozen-lockfile, which refuses the very change add makes.
+      return { command: "pnpm", args: ["install", "--lockfile-only", "--ignore-scripts", "--no-frozen-lockfile"] };
+    case "yarn-berry":
+      // update-lockfile: resolve and fetch, no link step (so no scripts); CI's immutable default would refuse the change.
+      return { command: "yarn", args: ["install", "--mode=update-lockfile"], env: { YARN_ENABLE_IMMUTABLE_INSTALLS: "false" } };
+    case "yarn-classic":
+      // yarn 1 has no lockfile-only mode: it installs, without scripts, into a scratch modules folder.
+      return { command: "yarn", args: ["install", "--ignore-scripts", "--non-interactive", "--no-progress", "--modules-folder", scratch] };
+    case "bun":
+      return { command: "bun", args: ["install", "--lockfile-only", "--ignore-scripts"] };
+  }
+}
+
+/**
+ * Why the lockfile `manager` wrote does not lock `name@version` with exactly the countersigned
+ * bytes (hex `sha512`), or undefined when it does. Read with countersign's own readers; yarn
+ * berry's checksum is of its zip cache, so the tarball yarn downloads is hashed instead.
+ */
+async function lockMismatch(dir: string, target: Target, name: string, version: string, sha512: string): Promise<string | undefined> {
+  let entries: LockEntry[];
+  try {
+    entries = readLockfileOnly(target.lockfile).entries;
+  } catch (err) {
+    return `its lockfile cannot be read back (${(err as Error).message})`;
+  }
+  const asName = entries.filter((e) => e.installedAs.includes(name));
+  const locked = asName.filter((e) => e.name === name && e.version === version);
+  if (locked.length === 0) {
+    const found = [...new Set(asName.map((e) => (e.name === name ? e.version : `${e.name}@${e.version}`)))];
+    return `it locked ${name} at ${found.length ? found.join(", ") : "no version"}, not ${version}`;
+  }
+  for (const entry of locked) {
+    if (entry.kind !== "registry") return `it locked ${name}@${version} as ${entry.kind} (${entry.resolved ?? entry.location}), not from a registry`;
+    if (entry.integrityOfTarball) {
+      const digest = lockedSha512(entry.integrity);
+      if (!digest.ok) return `${digest.reason} (${entry.location})`;
+      if (digest.sha512 !== sha512) return `it locked ${name}@${version} with integrity ${entry.integrity}, not the countersigned bytes`;
+      continue;
+    }
+    // yarn berry: hash what the registry yarn is configured with serves for it.
+    const from = configuredRegistry(dir, target.manager)(name);
+    if (!from) return `no registry is configured for ${name}, so the bytes yarn locked cannot be checked`;
+    const served = await new RegistryClient(registryBase(from), undefined).tarballSha512({ name, version });
+    if (served !== sha512) return `${registryBase(from)}, where yarn downloads ${name} from, serves ${served ? "other bytes than the countersigned ones" : `no ${name}@${version}`}`;
+  }
+  return undefined;
+}
+
 export const add: Command = {
   name: "add",
-  summary: "resolve name@range to the newest version that passes verification and policy, and write it for npm",
-  usage: "countersign add <name>[@range] [--dev] [--approve-publisher SHA256:...] [--no-install] [--dir DIR] [--pins FILE] [--json]",
-  options: { dev: { type: "boolean" }, "approve-publisher": { type: "string", multiple: true }, "no-install": { type: "boolean" }, dir: { type: "string" }, pins: { type: "string" }, ...JSON_OPTION },
+  summary: "resolve name@range to the newest version that passes verification and policy, and lock it with the project's package manager",
+  usage: "countersign add <name>[@range] [--dev] [--approve-publisher SHA256:...] [--manager npm|pnpm|yarn|bun] [--no-install] [--dir DIR] [--pins FILE] [--json]",
+  options: { dev: { type: "boolean" }, "approve-publisher": { type: "string", multiple: true }, manager: { type: "string" }, "no-install": { type: "boolean" }, dir: { type: "string" }, pins: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
     const { name, range } = parseAddSpec(positionals[0]!);
     const dir = resolve(str(values, "dir") ?? ".");
+    // Which manager's lockfile to write is settled before anything is fetched.
+    const target = values["no-install"] === true ? undefined : detectManager(dir, str(values, "manager"));
     const pins = loadPins(resolve(dir, str(values, "pins") ?? PINS_FILE));
     const { namespace, rule } = resolvePin(pins, name);
     if (rule.kind !== "registry") throw new CliError(`${namespace} is not pinned to a registry (rule: ${rule.kind}); add resolves only in pinned namespaces`, EXIT.rejected);
@@ -64,7 +219,7 @@ export const add: Command = {
     const approvals = ((values["approve-publisher"] as string[] | undefined) ?? []).map((keyid) => ({ name, keyid }));
 
     const skipped: { version: string; reason: string }[] = [];
-    let chosen: { version: string; integrity: string } | undefined;
+    let chosen: { version: string; integrity: string; sha512: string } | undefined;
     for (const candidate of candidates) {
       const integrity = typeof candidate.dist?.integrity === "string" ? candidate.dist.integrity : undefined;
       const locked = lockedSha512(integrity);
@@ -79,36 +234,70 @@ export const add: Command = {
         skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
         continue;
       }
-      chosen = { version: candidate.version, integrity };
+      chosen = { version: candidate.version, integrity, sha512: locked.sha512 };
       break;
     }
     const skippedLines = skipped.map((s) => `  skipped ${name}@${s.version}: ${s.reason}`);
     if (!chosen) throw new CliError(`no version of ${name}@${range} passes verification and policy:\n${skippedLines.join("\n")}`, EXIT.rejected, { skipped });
 
     const manifestPath = join(dir, "package.json");
-    const lockPath = join(dir, "package-lock.json");
-    const before = { manifest: readFileSync(manifestPath, "utf8"), lock: existsSync(lockPath) ? readFileSync(lockPath, "utf8") : undefined };
+    const lockPath = target?.lockfile;
+    // Everything the manager may write, as it was: put back on any failure (absent files removed).
+    const touched = [lockPath, ...(target?.manager === "pnpm" ? [join(dir, "pnpm-workspace.yaml")] : [])].filter((p): p is string => p !== undefined);
+    const before = { manifest: readFileSync(manifestPath, "utf8"), files: new Map(touched.map((p) => [p, existsSync(p) ? readFileSync(p, "utf8") : undefined])) };
     const manifest = JSON.parse(before.manifest) as Record<string, Record<string, string> | undefined>;
     const field = values.dev ? "devDependencies" : manifest.devDependencies?.[name] !== undefined && !manifest.dependencies?.[name] ? "devDependencies" : "dependencies";
     manifest[field] = { ...manifest[field], [name]: chosen.version };
     writeFileSync(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
 
-    if (values["no-install"] !== true) {
+    const hookLines: string[] = [];
+    if (target && lockPath) {
+      const label = LABEL[target.manager];
       const restore = () => {
         writeFileSync(manifestPath, before.manifest);
-        if (before.lock !== undefined) writeFileSync(lockPath, before.lock);
+        // pnpm also adds young versions to pnpm-workspace.yaml's minimumReleaseAgeExclude by itself.
+        for (const [path, text] of before.files) {
+          if (text !== undefined) writeFileSync(path, text);
+          else rmSync(path, { force: true });
+        }
       };
-      const npm = spawnSync("npm", ["install", "--package-lock-only", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: dir, encoding: "utf8", timeout: 300_000 });
-      if (npm.status !== 0) {
-        restore();
-        throw new CliError(`npm could not lock ${name}@${chosen.version}: ${(npm.stderr || "").split("\n").find((l) => /error/i.test(l)) ?? `exit ${npm.status}`}`);
+      // yarn 1 installs to lock: into a folder of its own, removed after, so node_modules is never touched.
+      const scratch = mkdtempSync(join(tmpdir(), "countersign-add-"));
+      const { command, args, env } = lockCommand(target.manager, scratch);
+      let run: SpawnSyncReturns<string>;
+      try {
+        run = spawnSync(command, args, { cwd: dir, encoding: "utf8", timeout: 300_000, env: { ...process.env, ...env }, shell: process.platform === "win32" });
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
       }
-      const lock = JSON.parse(readFileSync(lockPath, "utf8")) as { packages?: Record<string, { version?: string; integrity?: string }> };
-      const locked = lock.packages?.[`node_modules/${name}`];
-      if (locked?.version !== chosen.version || locked.integrity !== chosen.integrity) {
+      if (run.error || run.status !== 0) {
+        restore();
+        const missing = (run.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+        if (missing) throw new CliError(`${command} is not on PATH, and this project uses ${label} (${target.why}): install it, or choose another with --manager. Nothing was changed.`, EXIT.usage);
+        const output = `${run.stderr ?? ""}\n${run.stdout ?? ""}`.split("\n").map((l) => l.trim()).filter(Boolean);
+        // countersign's own pnpm hook or Bun scanner refused something (pnpm wraps its message over lines).
+        const flat = output.join(" ");
+        const refusedBy = flat.indexOf("countersign: ");
+        if (refusedBy >= 0) {
+          throw new CliError(`${label} refused to lock ${name}@${chosen.version}: ${flat.slice(refusedBy, refusedBy + 600).replace(/["”]\.?\s*$/, "")}. Nothing was changed.`, EXIT.rejected);
+        }
+        const reason = output.find((l) => /YN0(?!000)\d{3}|ERR_/.test(l)) ?? output.find((l) => /error/i.test(l)) ?? (run.error ? run.error.message : `exit ${run.status}`);
+        const aged = /quarantined|minimumReleaseAge|minimum-release-age|NO_MATURE/i.test(flat) ? ` (the package manager's release-age gate holds back new versions: ${AGE_GATE_HINT[target.manager]})` : "";
+        throw new CliError(`${label} could not lock ${name}@${chosen.version}: ${reason.slice(0, 500)}${aged}. Nothing was changed.`);
+      }
+      // What countersign's own hooks said inside the manager (pnpm prints them as "<hook>: <message>").
+      hookLines.push(...`${run.stdout ?? ""}\n${run.stderr ?? ""}`.split("\n").map((l) => l.trim()).filter((l) => /^\w+: countersign: /.test(l)));
+      let mismatch: string | undefined;
+      try {
+        mismatch = await lockMismatch(dir, target, name, chosen.version, chosen.sha512);
+      } catch (err) {
+        restore();
+        throw err;
+      }
+      if (mismatch) {
         restore();
         throw new CliError(
-          `npm locked ${name}@${locked?.version ?? "?"} with integrity ${locked?.integrity ?? "none"}, but the countersigned ${chosen.version} has ${chosen.integrity}: is .npmrc routing ${namespace} to ${registry}? Nothing was changed.`,
+          `${label} did not lock the countersigned ${name}@${chosen.version} (${chosen.integrity}): ${mismatch}: is ${CONFIG_FILE[target.manager]} routing ${namespace} to ${registry}? Nothing was changed.`,
           EXIT.rejected,
         );
       }
@@ -116,8 +305,8 @@ export const add: Command = {
 
     emit(
       values,
-      [`added ${name}@${chosen.version} to ${field} (integrity ${chosen.integrity})${values["no-install"] ? "" : "; package-lock.json updated — run npm ci"}`, ...skippedLines],
-      { name, version: chosen.version, integrity: chosen.integrity, field, skipped },
+      [`added ${name}@${chosen.version} to ${field} (integrity ${chosen.integrity})${target ? `; ${basename(target.lockfile)} updated by ${LABEL[target.manager]} — run ${INSTALL_HINT[target.manager]}` : ""}`, ...hookLines.map((l) => `  ${target ? LABEL[target.manager] : ""} hook ${l}`), ...skippedLines],
+      { name, version: chosen.version, integrity: chosen.integrity, field, skipped, ...(target ? { manager: target.manager, lockfile: target.lockfile, hooks: hookLines } : {}) },
     );
     return EXIT.ok;
   },

@@ -5,8 +5,9 @@
  * shared machines).
  */
 
-import { toBase64 } from "../../../src/core/index.js";
+import { checkNamespace, toBase64 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command, type Values } from "../command.js";
+import { didYouMean } from "../suggest.js";
 import { usageError } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
 import { readKeyFile } from "../keyfile.js";
@@ -38,10 +39,17 @@ function api(values: Values): Api {
   };
 }
 
-const ns = (namespace: string | undefined) => {
-  if (!namespace) throw usageError(`a namespace is required\n${USAGE}`);
-  return encodeURIComponent(namespace);
+const SUBCOMMANDS = ["namespace add", "namespace list", "key add", "key list", "key revoke", "token create", "token list", "token revoke"];
+const usage = (message: string) => usageError(`admin: ${message}`, { command: "admin", usage: USAGE });
+
+/** A namespace argument, checked here so that a mistyped one is a usage error, not a registry refusal. */
+const namespaceArg = (namespace: string | undefined): string => {
+  if (!namespace) throw usage("a namespace is required");
+  const check = checkNamespace(namespace);
+  if (!check.ok) throw usage(`${namespace}: ${check.reason}`);
+  return namespace;
 };
+const ns = (namespace: string | undefined) => encodeURIComponent(namespaceArg(namespace));
 
 async function publicKeyArg(values: Values): Promise<string> {
   const given = str(values, "public-key");
@@ -71,7 +79,8 @@ export const admin: Command = {
     const label = str(values, "label");
     switch (`${group} ${action}`) {
       case "namespace add": {
-        const result = await api(values).send<{ namespace: string }>("POST", "/namespaces", { namespace: rest[0] ?? "" });
+        const namespace = namespaceArg(rest[0]);
+        const result = await api(values).send<{ namespace: string }>("POST", "/namespaces", { namespace });
         emit(values, `namespace ${result.namespace} created`, result);
         return 0;
       }
@@ -92,14 +101,14 @@ export const admin: Command = {
         return 0;
       }
       case "key revoke": {
-        if (!rest[1]) throw usageError(`key revoke needs <namespace> <keyid>\n${USAGE}`);
+        if (!rest[1]) throw usage("key revoke needs <namespace> <keyid>");
         const result = await api(values).send<{ namespace: string; keyid: string }>("DELETE", `/namespaces/${ns(rest[0])}/keys/${encodeURIComponent(rest[1])}`);
         emit(values, `revoked ${result.keyid} in ${result.namespace}`, result);
         return 0;
       }
       case "token create": {
         const scope = str(values, "scope");
-        if (scope !== "read" && scope !== "publish") throw usageError("--scope must be read or publish");
+        if (scope !== "read" && scope !== "publish") throw usage(`--scope must be read or publish${scope ? didYouMean(scope, ["read", "publish"]) : ""}`);
         const namespaces = (values.namespace as string[] | undefined) ?? [];
         const result = await api(values).send<{ id: string; token: string }>("POST", "/tokens", { scope, ...(namespaces.length ? { namespaces } : {}), ...(label ? { label } : {}) });
         emit(values, [`token ${result.id} (${scope}${namespaces.length ? ` in ${namespaces.join(", ")}` : ""}):`, result.token, "store it now: it is not shown again"], result);
@@ -111,13 +120,15 @@ export const admin: Command = {
         return 0;
       }
       case "token revoke": {
-        if (!rest[0]) throw usageError(`token revoke needs <token-id>\n${USAGE}`);
+        if (!rest[0]) throw usage("token revoke needs <token-id>");
         const result = await api(values).send<{ id: string }>("DELETE", `/tokens/${encodeURIComponent(rest[0])}`);
         emit(values, `revoked token ${result.id}`, result);
         return 0;
       }
-      default:
-        throw usageError(USAGE);
+      default: {
+        const given = positionals.slice(0, 2).join(" ");
+        throw usage(given ? `unknown command "${given}"${didYouMean(given, SUBCOMMANDS)}` : `which command? (${SUBCOMMANDS.join(", ")})`);
+      }
     }
   },
 };

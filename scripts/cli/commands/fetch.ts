@@ -10,7 +10,7 @@ import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } fr
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { describeFailure, verifyBundle, type Verified, type VerifyFailure } from "../../../src/core/index.js";
-import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, type Command, type Values } from "../command.js";
+import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
 import { encodeName, limitOf, registryBase, request, requestJson, TRANSFER_TIMEOUT_MS } from "../http.js";
@@ -53,7 +53,7 @@ export const fetchArtifact: Command = {
   usage: "countersign fetch <name@version> --registry URL --fingerprint SHA256:... [--out FILE] [--bundle-out FILE] [--json]",
   options: { ...REGISTRY_OPTION, fingerprint: { type: "string" }, out: { type: "string", short: "o" }, "bundle-out": { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
     const { name, version } = parseSpec(positionals[0]);
     const registry = registryBase(str(values, "registry") ?? process.env.COUNTERSIGN_REGISTRY);
     const pinned = required(values, "fingerprint", FINGERPRINT_HINT);
@@ -82,7 +82,7 @@ export const verifyArtifact: Command = {
   usage: "countersign verify-artifact <name@version> --file FILE --bundle BUNDLE.json --fingerprint SHA256:... [--json]",
   options: { file: { type: "string" }, bundle: { type: "string" }, fingerprint: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
     const { name, version } = parseSpec(positionals[0]);
     const file = required(values, "file");
     const bundlePath = required(values, "bundle");

@@ -1,8 +1,8 @@
 /** @module `identity`: fetch and check a registry's identity document, print its fingerprint. */
 
 import { openIdentity, shortFingerprint, WELL_KNOWN_PATH, type OpenedIdentity } from "../../../src/core/index.js";
-import { emit, JSON_OPTION, str, type Command } from "../command.js";
-import { CliError, EXIT, usageError } from "../errors.js";
+import { emit, JSON_OPTION, str, wrongArguments, type Command } from "../command.js";
+import { CliError, EXIT } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
 
 /** Fetches and verifies the identity document; with `pinned`, its key must be one of them. */
@@ -19,7 +19,7 @@ export const identity: Command = {
   usage: "countersign identity <registry-url> [--fingerprint SHA256:...] [--json]",
   options: { fingerprint: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one registry <url>", positionals);
     const registry = registryBase(positionals[0]);
     const pinned = str(values, "fingerprint");
     const { document, keyid } = await fetchIdentity(registry, pinned ? [pinned] : undefined);

@@ -17,7 +17,7 @@ import {
   verifyReview,
   type AiAttribute,
 } from "../../../src/core/index.js";
-import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, str, type Command } from "../command.js";
+import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { encodeName, registryBase, requestJson } from "../http.js";
 
@@ -40,7 +40,7 @@ export const inspect: Command = {
   usage: "countersign inspect <name@version> [--registry URL] [--fingerprint SHA256:...] [--files] [--json]\ncountersign inspect <name@version> --bundle BUNDLE.json [--fingerprint SHA256:...]",
   options: { ...REGISTRY_OPTION, fingerprint: { type: "string" }, bundle: { type: "string" }, files: { type: "boolean" }, ...JSON_OPTION },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
     const { name, version } = parseSpec(positionals[0]);
     const bundlePath = str(values, "bundle");
     let bundle: unknown;

@@ -44,10 +44,14 @@ export const keygen: Command = {
 export const registryKeygen: Command = {
   name: "registry-keygen",
   summary: "create a registry signing key; prints only the secret (pipe it to `wrangler secret put`)",
-  usage: "countersign registry-keygen | npx wrangler secret put REGISTRY_SIGNING_KEY",
-  options: {},
-  async run() {
+  usage: "countersign registry-keygen | wrangler secret put REGISTRY_SIGNING_KEY   (wrangler: node_modules/.bin/wrangler of your Worker's checkout)\n       countersign registry-keygen --json   ({ keyid, secret })",
+  options: { ...JSON_OPTION },
+  async run(values) {
     const pair = await generateKeyPair();
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ keyid: pair.keyid, secret: toBase64(pair.seed) })}\n`);
+      return 0;
+    }
     process.stderr.write(`registry fingerprint: ${pair.keyid}\n(publish it to your consumers out of band; the secret went to stdout)\n`);
     process.stdout.write(`${toBase64(pair.seed)}\n`);
     return 0;

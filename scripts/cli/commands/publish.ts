@@ -4,11 +4,13 @@
  * countersigns and answers with the provenance bundle, which is checked before reporting success.
  */
 
-import { createReadStream, writeFileSync } from "node:fs";
+import { createReadStream, statSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { createTarPacker } from "modern-tar";
 import {
   ARTIFACT_MEMBER,
+  checkPackageName,
+  checkVersion,
   createSigner,
   describeFailure,
   signPublishStatement,
@@ -20,11 +22,12 @@ import {
   type Bundle,
 } from "../../../src/core/index.js";
 import { AI_OPTIONS, AI_USAGE, aiAttribute } from "../ai.js";
-import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command } from "../command.js";
+import { emit, JSON_OPTION, REGISTRY_OPTION, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
-import { resolveArtifact, hashFile } from "../files.js";
-import { encodeName, registryBase, requestJson, TRANSFER_TIMEOUT_MS as UPLOAD_TIMEOUT_MS } from "../http.js";
+import { artifactHasher, resolveArtifact, type FileDigests } from "../files.js";
+import { encodeName, registryBase, requestJson, requestTimeoutMs, seconds, TRANSFER_TIMEOUT_MS as UPLOAD_TIMEOUT_MS } from "../http.js";
 import { readKeyFile } from "../keyfile.js";
+import { createProgress, type Progress } from "../progress.js";
 
 interface PublishResponse {
   name: string;
@@ -35,7 +38,21 @@ interface PublishResponse {
 }
 
 /** The upload body (core/upload.ts), streamed: the artifact is never held in memory. */
-function uploadBody(statement: Uint8Array, file: string, size: number): ReadableStream<Uint8Array> {
+/** Aborts `signal` when `arm` is not called again within `ms`; the reason is the last message armed. */
+function stallTimer(ms: number): { signal: AbortSignal; arm(reason: string): void; stop(): void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    signal: controller.signal,
+    arm(reason) {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(new Error(reason)), ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
+function uploadBody(statement: Uint8Array, file: string, size: number, progress: Progress, stall: ReturnType<typeof stallTimer>): ReadableStream<Uint8Array> {
   const { readable, controller } = createTarPacker();
   const epoch = new Date(0);
   void (async () => {
@@ -43,8 +60,15 @@ function uploadBody(statement: Uint8Array, file: string, size: number): Readable
     await writer.write(statement);
     await writer.close();
     const artifact = controller.add({ name: ARTIFACT_MEMBER, size, mode: 0o644, mtime: epoch });
-    await (Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>).pipeTo(artifact);
+    let sent = 0;
+    const source = createReadStream(file).on("data", (chunk) => {
+      sent += chunk.length;
+      progress.add(chunk.length);
+      stall.arm(`took no more of the upload for ${seconds(requestTimeoutMs())}, after ${sent} of ${size} bytes`);
+    });
+    await (Readable.toWeb(source) as ReadableStream<Uint8Array>).pipeTo(artifact);
     controller.finalize();
+    stall.arm(`no answer within ${seconds(requestTimeoutMs())} of the end of the upload`);
   })().catch((err) => controller.error(err));
   return readable;
 }
@@ -66,51 +90,94 @@ export const publish: Command = {
     ...JSON_OPTION,
   },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one <file|dir>", positionals);
     const registry = registryBase(str(values, "registry") ?? process.env.COUNTERSIGN_REGISTRY);
     const token = str(values, "token") ?? process.env.COUNTERSIGN_TOKEN;
     if (!token) throw usageError("no publish token: set COUNTERSIGN_TOKEN (or pass --token)");
     const pair = await readKeyFile(str(values, "key"));
     const artifact = await resolveArtifact(positionals[0]!, str(values, "name"), str(values, "version"));
     const { file, name, version } = artifact;
+    const nameCheck = checkPackageName(name);
+    if (!nameCheck.ok) throw usageError(`${name}: ${nameCheck.reason}`);
+    const versionCheck = checkVersion(version);
+    if (!versionCheck.ok) throw usageError(`${name}@${version}: ${versionCheck.reason}`);
     const ai = aiAttribute(values, artifact.dir);
-    const digests = await hashFile(file);
-    const attributes = { ...(ai ? { ai } : {}), ...(artifact.files ? { files: artifact.files } : {}) };
-    const envelope = await signPublishStatement({ name, version, digests, size: digests.size, publisher: await createSigner(pair), attributes });
-    const statement = utf8(JSON.stringify(envelope));
+    // A progress line on a terminal (stderr, not with --json): hashing, then uploading.
+    const progress = createProgress("hashing", { unit: "bytes", total: statSync(file).size, json: values.json === true });
+    try {
+      return await signAndUpload(values, { ...artifact, ai }, registry, token, pair, progress);
+    } finally {
+      progress.done();
+    }
+  },
+};
 
-    const tag = str(values, "tag");
-    const url = `${registry}/-/countersign/v1/packages/${encodeName(name)}/${encodeURIComponent(version)}${tag ? `?tag=${encodeURIComponent(tag)}` : ""}`;
-    const response = await requestJson<PublishResponse>(url, {
+async function hashWithProgress(file: string, progress: Progress): Promise<FileDigests> {
+  const hasher = artifactHasher();
+  for await (const chunk of createReadStream(file)) {
+    hasher.update(chunk as Buffer);
+    progress.add((chunk as Buffer).length);
+  }
+  return hasher.digests();
+}
+
+async function signAndUpload(
+  values: Values,
+  artifact: Awaited<ReturnType<typeof resolveArtifact>> & { ai: ReturnType<typeof aiAttribute> },
+  registry: string,
+  token: string,
+  pair: Awaited<ReturnType<typeof readKeyFile>>,
+  progress: Progress,
+): Promise<number> {
+  const { file, name, version, ai } = artifact;
+  const digests = await hashWithProgress(file, progress);
+  const attributes = { ...(ai ? { ai } : {}), ...(artifact.files ? { files: artifact.files } : {}) };
+  const envelope = await signPublishStatement({ name, version, digests, size: digests.size, publisher: await createSigner(pair), attributes });
+  const statement = utf8(JSON.stringify(envelope));
+
+  const tag = str(values, "tag");
+  const url = `${registry}/-/countersign/v1/packages/${encodeName(name)}/${encodeURIComponent(version)}${tag ? `?tag=${encodeURIComponent(tag)}` : ""}`;
+  progress.phase("uploading", digests.size);
+  // The whole upload may take up to UPLOAD_TIMEOUT_MS, but a registry that stops taking bytes, or
+  // does not answer once it has them all, fails after the request timeout (--timeout), not then.
+  const stall = stallTimer(requestTimeoutMs());
+  stall.arm(`no answer within ${seconds(requestTimeoutMs())}`);
+  let response: PublishResponse;
+  try {
+    response = await requestJson<PublishResponse>(url, {
       method: "PUT",
       token,
       headers: { "content-type": UPLOAD_MEDIA_TYPE, "content-length": String(uploadLength(statement.length, digests.size)) },
-      body: uploadBody(statement, file, digests.size),
+      body: uploadBody(statement, file, digests.size, progress, stall),
       timeoutMs: UPLOAD_TIMEOUT_MS,
+      signal: stall.signal,
     });
+  } finally {
+    stall.stop();
+  }
+  progress.done();
 
-    // Check what came back: our statement, countersigned for this name, version and these bytes.
-    const counterKeyid = response.bundle?.countersignature?.signatures?.[0]?.keyid;
-    const pinned = str(values, "fingerprint");
-    const check = await verifyBundle({ name, version, artifact: digests, bundle: response.bundle, pinned: [pinned ?? String(counterKeyid)] });
-    if (!check.ok) throw new CliError(`published, but the registry's answer does not verify: ${describeFailure(check.error)}`, EXIT.rejected, check.error);
-    if (JSON.stringify(response.bundle.publisher) !== JSON.stringify(envelope)) throw new CliError("published, but the registry returned a different publisher statement", EXIT.rejected);
-    const bundleOut = str(values, "bundle-out");
-    if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(response.bundle, null, 2)}\n`);
+  // Check what came back: our statement, countersigned for this name, version and these bytes.
+  const counterKeyid = response.bundle?.countersignature?.signatures?.[0]?.keyid;
+  const pinned = str(values, "fingerprint");
+  const check = await verifyBundle({ name, version, artifact: digests, bundle: response.bundle, pinned: [pinned ?? String(counterKeyid)] });
+  if (!check.ok) throw new CliError(`published, but the registry's answer does not verify: ${describeFailure(check.error)}`, EXIT.rejected, check.error);
+  if (JSON.stringify(response.bundle.publisher) !== JSON.stringify(envelope)) throw new CliError("published, but the registry returned a different publisher statement", EXIT.rejected);
+  const bundleOut = str(values, "bundle-out");
+  if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(response.bundle, null, 2)}\n`);
 
-    const v = check.value;
-    emit(
-      values,
-      [
-        `published ${name}@${version} (${digests.size} bytes, sequence ${v.sequence})`,
-        `integrity:        ${response.integrity}`,
-        `publisher key:    ${v.publisher.keyid}`,
-        `countersigned by: ${v.registry.keyid} (${v.registry.origin})${pinned ? " — matches --fingerprint" : ""}`,
-        ...(artifact.files ? [`file digests:     ${artifact.files.length} files signed`] : []),
-        ...(ai ? [`AI provenance:    ${ai.contribution}${ai.models.length ? ` (${ai.models.map((m) => m.name).join(", ")})` : ""}`] : []),
-      ],
-      { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, bundle: response.bundle },
-    );
-    return 0;
-  },
-};
+  const v = check.value;
+  emit(
+    values,
+    [
+      `published ${name}@${version} (${digests.size} bytes, sequence ${v.sequence})`,
+      `integrity:        ${response.integrity}`,
+      `publisher key:    ${v.publisher.keyid}`,
+      `countersigned by: ${v.registry.keyid} (${v.registry.origin})${pinned ? " — matches --fingerprint" : ""}`,
+      ...(artifact.files ? [`file digests:     ${artifact.files.length} files signed`] : []),
+      ...(ai ? [`AI provenance:    ${ai.contribution}${ai.models.length ? ` (${ai.models.map((m) => m.name).join(", ")})` : ""}`] : []),
+    ],
+    { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, bundle: response.bundle },
+  );
+  return 0;
+}

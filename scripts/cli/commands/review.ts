@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createSigner, describeFailure, REVIEW_VERDICTS, signReview, verifyBundle, type ArtifactDigests } from "../../../src/core/index.js";
-import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, str, type Command } from "../command.js";
+import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { hashFile } from "../files.js";
 import { encodeName, registryBase, requestJson } from "../http.js";
@@ -35,7 +35,7 @@ export const review: Command = {
     ...JSON_OPTION,
   },
   async run(values, positionals) {
-    if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
+    if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
     const { name, version } = parseSpec(positionals[0]);
     const verdict = (str(values, "verdict") ?? "approved") as (typeof REVIEW_VERDICTS)[number];
     if (!REVIEW_VERDICTS.includes(verdict)) throw usageError(`--verdict must be ${REVIEW_VERDICTS.join(" or ")}`);

@@ -69,9 +69,12 @@ export function planEntry(entry: LockEntry, pins: Pins): Planned {
 
   const rejected = resolutions.find((r) => r.rule.kind === "reject");
   if (rejected) {
-    const why = rejected.matched ? `rule "${rejected.matched}": "reject"` : "no rule covers it";
+    const ns = rejected.namespace;
     const as = rejected.name === entry.name ? "" : ` (installed as ${rejected.name})`;
-    return failure(entry, rejected.namespace, "binding", "unpinned_namespace", `${rejected.namespace} is not pinned (${why})${as}, at ${where(entry)}`);
+    // A wildcard "reject" is what catches a namespace new to the project (a look-alike scope).
+    const why =
+      rejected.matched === ns ? `${ns} is rejected (rule "${ns}": "reject")` : `${ns} is neither pinned nor allowed (${rejected.matched ? `rule "${rejected.matched}": "reject"` : "no rule covers it"})`;
+    return failure(entry, ns, "binding", "unpinned_namespace", `${why}${as}, at ${where(entry)}`);
   }
 
   const pinned = resolutions.filter((r): r is typeof r & { rule: Extract<Resolution["rule"], { kind: "registry" }> } => r.rule.kind === "registry");

@@ -10,7 +10,7 @@
  * checked because no registry answered is "unavailable" (exit 3); nothing is skipped silently.
  */
 
-import { ANY_SCOPE, ANY_UNSCOPED, sriFromHex, type Pins, type Receipt, type Verified, type VerifyFailure } from "../../../src/core/index.js";
+import { ANY_SCOPE, ANY_UNSCOPED, resolvePin, sriFromHex, type Pins, type Receipt, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { EXIT } from "../errors.js";
 import { lockfilePaths, readLockfile } from "../lockfiles/index.js";
 import { configuredRegistry } from "../lockfiles/registries.js";
@@ -45,6 +45,22 @@ export interface PackageReport {
   message?: string;
 }
 
+/** What happened in one namespace: the rule that governs it and how its packages fared. */
+export interface NamespaceReport {
+  namespace: string;
+  /** The pins' verdict for the namespace: checked against a registry, allowed unverified, or rejected. */
+  rule: "registry" | "allow" | "reject";
+  /** The key of `namespaces` that decided (`@babel`, `@*`, `*`), or null for the built-in reject. */
+  matched: string | null;
+  /** For rule "registry": the pinned registry (pins name). */
+  registry?: string;
+  total: number;
+  verified: number;
+  unverified: number;
+  failed: number;
+  unavailable: number;
+}
+
 export interface ProjectReport {
   ok: boolean;
   /** 0 ok, 1 rejected, 3 could not verify (a registry was unreachable and nothing was rejected). */
@@ -52,6 +68,8 @@ export interface ProjectReport {
   pins: string;
   lockfiles: string[];
   summary: { total: number; verified: number; unverified: number; failed: number; unavailable: number };
+  /** The same counts by namespace (every namespace a package is reported in), pinned ones first. */
+  namespaces: NamespaceReport[];
   packages: PackageReport[];
   /** Things the user should know that are not failures (e.g. which lockfile npm prefers). */
   notes: string[];
@@ -66,6 +84,8 @@ export interface VerifyOptions {
   token?: string | undefined;
   /** Write countersign-receipt.json when everything passes (default true). */
   receipt?: boolean;
+  /** Packages checked against a registry so far, of how many (for the progress line). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** The registry base of a tarball URL, `https://host/path/@s/n/-/n-1.0.0.tgz` → `https://host/path`. */
@@ -135,14 +155,14 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
     }
     return index;
   });
-  const outcomes = await findProvenance(requests, { policy: pins.policy, token: options.token });
+  const outcomes = await findProvenance(requests, { policy: pins.policy, token: options.token, onProgress: options.onProgress });
 
   // 3. Report.
   const packages = planned.map((plan, i) => toReport(plan, outcomes[requestIndex[i]!]));
   const count = (status: PackageStatus) => packages.filter((p) => p.status === status).length;
   const summary = { total: packages.length, verified: count("verified"), unverified: count("unverified"), failed: count("failed"), unavailable: count("unavailable") };
   const exitCode = summary.failed > 0 ? EXIT.rejected : summary.unavailable > 0 ? EXIT.unavailable : EXIT.ok;
-  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, packages, notes: lockfileNotes(lockfiles) };
+  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, namespaces: byNamespace(pins, packages), packages, notes: lockfileNotes(lockfiles) };
 
   // 4. Receipt for the runtime phase.
   if (report.ok && options.receipt !== false) {
@@ -150,6 +170,23 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
     report.receipt = await receiptFor(options.dir, pins, read, planned, outcomes, requestIndex, verdict);
   }
   return report;
+}
+
+/** Counts by namespace; the order is pinned namespaces, then scopes, then unscoped names (each alphabetical). */
+export function byNamespace(pins: Pins, packages: PackageReport[]): NamespaceReport[] {
+  const counts = new Map<string, NamespaceReport>();
+  for (const p of packages) {
+    let entry = counts.get(p.namespace);
+    if (!entry) {
+      const { rule, matched } = resolvePin(pins, p.namespace);
+      entry = { namespace: p.namespace, rule: rule.kind, matched, ...(rule.kind === "registry" ? { registry: rule.registry } : {}), total: 0, verified: 0, unverified: 0, failed: 0, unavailable: 0 };
+      counts.set(p.namespace, entry);
+    }
+    entry.total++;
+    entry[p.status]++;
+  }
+  const rank = (n: NamespaceReport) => (n.rule === "registry" ? 0 : n.namespace.startsWith("@") ? 1 : 2);
+  return [...counts.values()].sort((a, b) => rank(a) - rank(b) || (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
 }
 
 function toReport(plan: Planned, outcome: ProvenanceOutcome | undefined): PackageReport {

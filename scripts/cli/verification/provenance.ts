@@ -57,6 +57,8 @@ export interface ProvenanceOptions {
   policy: Policy | undefined;
   /** Sent to the pinned registries only (READ_ACCESS=token). */
   token: string | undefined;
+  /** Called each time a request settles (for the progress line). */
+  onProgress?: (settled: number, total: number) => void;
 }
 
 export async function findProvenance(requests: ProvenanceRequest[], options: ProvenanceOptions): Promise<ProvenanceOutcome[]> {
@@ -69,6 +71,11 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
   };
 
   const outcomes: ProvenanceOutcome[] = new Array(requests.length);
+  let settled = 0;
+  const record = (index: number, outcome: ProvenanceOutcome) => {
+    outcomes[index] = outcome;
+    options.onProgress?.(++settled, requests.length);
+  };
   const pending = new Map<number, Pending>();
 
   // Bytes whose lockfile digest is not of the tarball: hash what the package manager downloads.
@@ -78,17 +85,17 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
       if (sha512 === undefined) {
         const from = request.tarballFrom;
         if (!from) {
-          outcomes[index] = { status: "unavailable", message: `could not verify ${specKey(request.spec)}: no registry is configured to download it from` };
+          record(index, { status: "unavailable", message: `could not verify ${specKey(request.spec)}: no registry is configured to download it from` });
           return;
         }
         try {
           sha512 = await client(registryBase(from)).tarballSha512(request.spec);
         } catch (err) {
-          outcomes[index] = { status: "unavailable", message: `could not verify ${specKey(request.spec)}: ${(err as Error).message}` };
+          record(index, { status: "unavailable", message: `could not verify ${specKey(request.spec)}: ${(err as Error).message}` });
           return;
         }
         if (sha512 === undefined) {
-          outcomes[index] = failedAt(request, "binding", "not_countersigned", `${registryBase(from)}, where it is installed from, does not serve ${specKey(request.spec)}`);
+          record(index, failedAt(request, "binding", "not_countersigned", `${registryBase(from)}, where it is installed from, does not serve ${specKey(request.spec)}`));
           return;
         }
       }
@@ -103,7 +110,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
     for (const [index, item] of pending) {
       const place = item.places[round];
       if (place === undefined) {
-        outcomes[index] = settle(item);
+        record(index, settle(item));
         pending.delete(index);
       } else asked.set(place, [...(asked.get(place) ?? []), index]);
     }
@@ -133,11 +140,11 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
               previousPublisher: item.request.previousPublisher,
             });
             if (result.ok) {
-              outcomes[i] = { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512 };
+              record(i, { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512 });
               pending.delete(i);
             } else if (result.error.layer === "policy") {
               // The bytes verified; the consumer's rules decide, wherever the bundle came from.
-              outcomes[i] = { status: "failed", failure: result.error };
+              record(i, { status: "failed", failure: result.error });
               pending.delete(i);
             } else item.failures.push({ failure: result.error, place });
           }),

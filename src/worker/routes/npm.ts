@@ -187,7 +187,7 @@ npmRoutes.on("PUT", namePaths(""), async (c) => {
     throw new ApiError(
       403,
       "publisher_signature_required",
-      `this registry accepts only publisher-signed packages; publish with: npx countersign publish <package-dir> --registry ${registryOrigin(c)}`,
+      `this registry accepts only publisher-signed packages; publish with the countersign client (installed from your release tarball or your own registry, never from a public one): countersign publish <package-dir> --registry ${registryOrigin(c)}`,
       { layer: "publisher" },
     );
   }
