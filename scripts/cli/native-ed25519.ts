@@ -11,7 +11,7 @@
  */
 
 import * as nodeCrypto from "node:crypto";
-import { useNativeBase64, useNativeCrypto, type NativeCrypto } from "../../src/core/index.js";
+import { useNativeBase64, useNativeCrypto, useNativeSha256, type NativeCrypto } from "../../src/core/index.js";
 
 // RFC 8410 SubjectPublicKeyInfo for Ed25519: this DER prefix, then the 32-byte key.
 const SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
@@ -89,3 +89,6 @@ function paddingOf(text: string): number {
 }
 
 useNativeBase64(nodeBase64);
+
+// The transparency log's Merkle hashes: node:crypto is ~10x cheaper per hash than crypto.subtle.
+useNativeSha256((data) => new Uint8Array(nodeCrypto.createHash("sha256").update(data).digest()));

@@ -24,3 +24,6 @@ export * from "./upload.js";
 export * from "./verify.js";
 export * from "./npm-protocol.js";
 export * from "./signed.js";
+export * from "./note/index.js";
+export * from "./tlog/index.js";
+export * from "./tlog-proof.js";
