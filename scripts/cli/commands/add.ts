@@ -31,7 +31,6 @@ import { judge } from "../verification/judge.js";
 import { lockedSha512 } from "../verification/plan.js";
 import { readReceipt } from "../receipts.js";
 
-
 function parseAddSpec(spec: string): { name: string; range: string } {
   const at = spec.lastIndexOf("@");
   const name = at > 0 ? spec.slice(0, at) : spec;
