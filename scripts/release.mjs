@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { cleanEnv } from "./clean-env.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -103,7 +104,7 @@ try {
   for (const target of [manifest.bin.countersign, ...exportTargets(pkg.exports)]) if (!existsSync(join(stage, target))) fail(`${target} (package.json "bin"/"exports") is not among the packed files`, 3);
   mkdirSync(out, { recursive: true });
 
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(config|package|lifecycle)_/i.test(key)));
+  const env = cleanEnv();
   const packed = spawnSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", out], { cwd: stage, encoding: "utf8", env });
   if (packed.status !== 0) fail(`npm pack failed: ${packed.stderr.trim().split("\n").pop()}`, 3);
   const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")));

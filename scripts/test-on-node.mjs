@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cleanEnv } from "./clean-env.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const majors = process.argv.slice(2);
@@ -17,7 +18,7 @@ if (majors.length === 0 || majors.some((m) => !/^\d+$/.test(m))) {
   process.exit(2);
 }
 const pkg = `node-${process.platform}-${process.arch}`;
-const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(config|package|lifecycle)_/i.test(key)));
+const env = cleanEnv();
 const run = (command, args, options = {}) => spawnSync(command, args, { encoding: "utf8", env, ...options });
 
 function nodeBin(major) {
