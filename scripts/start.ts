@@ -112,6 +112,7 @@ const mf = new Miniflare({
   d1Persist: join(stateDir, "v3", "d1"),
   r2Persist: join(stateDir, "v3", "r2"),
   cachePersist: join(stateDir, "v3", "cache"),
+  durableObjectsPersist: join(stateDir, "v3", "do"),
   logRequests: false,
   workers: [
     {

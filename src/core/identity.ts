@@ -36,18 +36,29 @@ const IdentitySchema = z.strictObject({
   origin: z.string(),
   keys: z.array(IdentityKey).check(z.minLength(1), z.maxLength(16)),
   namespaces: z.array(z.string()).check(z.maxLength(100_000)),
+  /** The registry's transparency log (PROTOCOL §18): URL prefix, checkpoint origin, note verifier key. */
+  log: z.optional(z.strictObject({ url: z.string(), origin: z.string(), key: z.string() })),
   issuedAt: z.iso.datetime({ offset: false, precision: 3 }),
 });
 
 export type IdentityDocument = z.infer<typeof IdentitySchema>;
 
-export async function signIdentity(input: { name: string; origin: string; namespaces: string[]; issuedAt?: Date }, signer: Signer): Promise<Envelope> {
+export interface IdentityInput {
+  name: string;
+  origin: string;
+  namespaces: string[];
+  log?: IdentityDocument["log"];
+  issuedAt?: Date;
+}
+
+export async function signIdentity(input: IdentityInput, signer: Signer): Promise<Envelope> {
   const doc: IdentityDocument = {
     type: IDENTITY_TYPE,
     name: input.name,
     origin: input.origin,
     keys: [{ keyid: signer.keyid, algorithm: "ed25519", publicKey: toBase64(signer.publicKey), status: "active" }],
     namespaces: input.namespaces,
+    ...(input.log ? { log: input.log } : {}),
     issuedAt: (input.issuedAt ?? new Date()).toISOString(),
   };
   return signEnvelope(IDENTITY_PAYLOAD_TYPE, utf8(JSON.stringify(doc)), signer);

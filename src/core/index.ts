@@ -27,3 +27,4 @@ export * from "./signed.js";
 export * from "./note/index.js";
 export * from "./tlog/index.js";
 export * from "./tlog-proof.js";
+export * from "./log.js";

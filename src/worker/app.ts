@@ -10,6 +10,7 @@ import { recentPackuments } from "./hot-cache.js";
 import { errorBody, handleError } from "./errors.js";
 import { adminRoutes } from "./routes/admin.js";
 import { identityRoutes } from "./routes/identity.js";
+import { logRoutes } from "./routes/log.js";
 import { npmRoutes } from "./routes/npm.js";
 import { API_PREFIX, packageRoutes } from "./routes/packages.js";
 
@@ -24,6 +25,7 @@ export function createApp(factories: StoreFactories = {}) {
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) recentPackuments.clear();
   });
   app.route("/", identityRoutes);
+  app.route("/", logRoutes);
   app.route("/-/countersign/v1/admin", adminRoutes);
   app.route(API_PREFIX, packageRoutes);
   app.route("/", npmRoutes); // last: its /<name> routes take any single segment

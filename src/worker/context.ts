@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { Signer } from "../core/index.js";
 import { readConfig, registrySigner, type Config } from "./config.js";
 import type { Env } from "./env.js";
+import { durableLog, type LogHandle } from "./log/handle.js";
 import { r2BlobStore, type BlobStore } from "./storage/blobs.js";
 import { d1MetaStore } from "./storage/d1.js";
 import type { MetaStore } from "./storage/meta.js";
@@ -18,6 +19,8 @@ export interface Deps {
   config: Config;
   now: () => Date;
   signer: () => Promise<Signer>;
+  /** The transparency log's sequencer (a Durable Object stub; throws if the binding is missing). */
+  log: () => LogHandle;
 }
 
 export type AppEnv = { Bindings: Env; Variables: { deps: Deps } };
@@ -28,6 +31,7 @@ export interface StoreFactories {
   meta?: (env: Env) => MetaStore;
   blobs?: (env: Env) => BlobStore;
   now?: () => Date;
+  log?: (env: Env) => LogHandle;
 }
 
 export function buildDeps(env: Env, factories: StoreFactories): Deps {
@@ -37,6 +41,7 @@ export function buildDeps(env: Env, factories: StoreFactories): Deps {
     config: readConfig(env),
     now: factories.now ?? (() => new Date()),
     signer: () => registrySigner(env),
+    log: () => factories.log?.(env) ?? durableLog(env),
   };
 }
 

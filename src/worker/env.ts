@@ -1,10 +1,14 @@
 /** @module The Worker's bindings, secrets and variables (wrangler.toml, `.dev.vars`, `wrangler secret put`). */
 
+import type { LogSequencer } from "./log/durable.js";
+
 export interface Env {
   /** D1: namespaces, publisher keys, versions, dist-tags, tokens. */
   DB: D1Database;
   /** R2: artifact bytes, content-addressed by sha512. */
   ARTIFACTS: R2Bucket;
+  /** Durable Object: the transparency log's sequencer (log/durable.ts), one instance named "log". */
+  LOG?: DurableObjectNamespace<LogSequencer>;
   /** Secret: base64 of the registry's 32-byte Ed25519 seed. */
   REGISTRY_SIGNING_KEY?: string;
   /** Secret: bearer token for the admin API. */

@@ -12,10 +12,15 @@
  *     countersign with the next sequence number
  *     ONE D1 batch (the commit point): version row + dist-tag, only if that sequence number is
  *       still the next one; otherwise read the highest, countersign again and retry
+ *     ask the log's sequencer (log/durable.ts) to publish a checkpoint covering the sequence
+ *       number, which is the version's log index; its tlog-proof goes into the answer
  *
  * A failure before the commit leaves no visible version and takes no sequence number: at most an
  * unreferenced, content-addressed blob that a retry reuses and the blob collector (gc.ts) later
  * deletes. A lost race for the version is a 409; for the sequence number, another attempt.
+ * Once committed, the version is in the log whatever happens next: the sequencer reads entries
+ * from the committed versions, so if it fails now, its next round (another publish, the cron)
+ * covers this index, and the answer says the proof is pending.
  */
 
 import semverGt from "semver/functions/gt.js";
@@ -41,6 +46,8 @@ import {
 } from "../core/index.js";
 import { checkPublishScope, hashToken } from "./auth.js";
 import type { Config } from "./config.js";
+import type { Logged } from "./log/durable.js";
+import type { LogHandle } from "./log/handle.js";
 import { ApiError, badRequest } from "./errors.js";
 import { fanOut } from "./fanout.js";
 import { digestStream, sha256Stream, type StreamDigests } from "./hashing.js";
@@ -54,6 +61,7 @@ export interface PublishDeps {
   signer: Signer;
   config: Config;
   now: () => Date;
+  log: LogHandle;
 }
 
 export interface PublishRequest {
@@ -90,7 +98,14 @@ export function tooLarge(limit: number): ApiError {
   return new ApiError(413, "too_large", `artifact exceeds this registry's limit of ${limit} bytes (${(limit / 1048576).toFixed(1)} MiB)`, { limit });
 }
 
-export async function publishVersion(deps: PublishDeps, req: PublishRequest): Promise<{ bundle: Bundle; row: VersionRow }> {
+export interface Published {
+  bundle: Bundle & { tlogProof?: string };
+  row: VersionRow;
+  /** The version's place in the log, or null when the sequencer did not answer (pending). */
+  logged: Logged | null;
+}
+
+export async function publishVersion(deps: PublishDeps, req: PublishRequest): Promise<Published> {
   const checked = checkRequest(deps.config, req);
   const upload = openUpload(checked.body);
   try {
@@ -123,7 +138,7 @@ function checkRequest(config: Config, req: PublishRequest): CheckedRequest {
   return { namespace: name.namespace, token: req.token, body: req.body };
 }
 
-async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload): Promise<{ bundle: Bundle; row: VersionRow }> {
+async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload): Promise<Published> {
   const { meta, blobs, signer, config } = deps;
   const { namespace } = checked;
 
@@ -235,11 +250,24 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       deprecated: null,
     };
     const outcome = await meta.commitVersion(row, tag, ctx.readAt);
-    if (outcome === "committed") return { bundle, row };
+    if (outcome === "committed") {
+      const logged = await logVersion(deps.log, sequence);
+      return { bundle: logged ? { ...bundle, tlogProof: logged.tlogProof } : bundle, row, logged };
+    }
     if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
     if (outcome === "blob_collected") throw storageUnavailable("these bytes were being garbage-collected while they were uploaded", "retry the same upload in 5 minutes");
     if (attempt === MAX_COMMIT_ATTEMPTS) throw storageUnavailable("too many publishes at once");
     sequence = (await meta.lastSequence()) + 1;
+  }
+}
+
+/** The committed version's tlog-proof; null (logged for the operator) if the sequencer failed. */
+async function logVersion(log: LogHandle, sequence: number): Promise<Logged | null> {
+  try {
+    return await log.logged(sequence);
+  } catch (err) {
+    console.error(`log: publication ${sequence} is committed but not yet in a checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
   }
 }
 

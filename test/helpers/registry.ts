@@ -60,6 +60,7 @@ async function startOn(port: number, key: KeyPair, adminToken: string, options: 
     compatibilityDate: "2026-04-20",
     d1Databases: ["DB"],
     r2Buckets: ["ARTIFACTS"],
+    durableObjects: { LOG: { className: "LogSequencer", useSQLite: true } },
     bindings: {
       REGISTRY_NAME: options.name ?? "countersign-test",
       REGISTRY_SIGNING_KEY: toBase64(key.seed),

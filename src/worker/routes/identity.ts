@@ -1,7 +1,7 @@
 /** @module `GET /.well-known/countersign.json`: the self-signed registry identity (core/identity.ts). */
 
 import { Hono } from "hono";
-import { signIdentity, WELL_KNOWN_PATH } from "../../core/index.js";
+import { ED25519_TYPE, formatVerifierKey, logOrigin, logUrl, signIdentity, WELL_KNOWN_PATH } from "../../core/index.js";
 import { registryOrigin, type AppEnv } from "../context.js";
 
 export const identityRoutes = new Hono<AppEnv>();
@@ -9,7 +9,9 @@ export const identityRoutes = new Hono<AppEnv>();
 identityRoutes.get(WELL_KNOWN_PATH, async (c) => {
   const { meta, config, signer } = c.var.deps;
   const [namespaces, key] = await Promise.all([meta.listNamespaces(), signer()]);
-  const envelope = await signIdentity({ name: config.name, origin: registryOrigin(c), namespaces: namespaces.map((n) => n.namespace) }, key);
+  const origin = registryOrigin(c);
+  const log = { url: logUrl(origin), origin: logOrigin(origin), key: await formatVerifierKey(logOrigin(origin), ED25519_TYPE, key.publicKey) };
+  const envelope = await signIdentity({ name: config.name, origin, namespaces: namespaces.map((n) => n.namespace), log }, key);
   return c.json(envelope, 200, { "Cache-Control": "public, max-age=60" });
 });
 

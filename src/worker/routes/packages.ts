@@ -48,8 +48,8 @@ async function findVersion(c: AppContext): Promise<VersionRow> {
 packageRoutes.on("PUT", namePaths("/packages", "/:version"), async (c) => {
   const deps = c.var.deps;
   const length = c.req.header("content-length");
-  const { bundle, row } = await publishVersion(
-    { meta: deps.meta, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer() },
+  const { bundle, row, logged } = await publishVersion(
+    { meta: deps.meta, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log() },
     {
       name: nameParam(c),
       version: c.req.param("version")!,
@@ -60,7 +60,9 @@ packageRoutes.on("PUT", namePaths("/packages", "/:version"), async (c) => {
       origin: registryOrigin(c),
     },
   );
-  return c.json({ name: row.name, version: row.version, sequence: row.sequence, integrity: sriFromHex("sha512", row.sha512), bundle }, 201);
+  // The log index is the sequence number; `logPending` says the checkpoint covering it is not out yet.
+  const log = logged ? { logIndex: row.sequence, tlogProof: logged.tlogProof } : { logIndex: row.sequence, logPending: true };
+  return c.json({ name: row.name, version: row.version, sequence: row.sequence, integrity: sriFromHex("sha512", row.sha512), ...log, bundle }, 201);
 });
 
 packageRoutes.on("GET", namePaths("/packages", "/:version/artifact"), async (c) => {

@@ -1,0 +1,96 @@
+/**
+ * @module
+ * `LogSequencer`, the Durable Object that is the log's one writer (one instance, named "log"):
+ * strongly consistent sequencing on Cloudflare's own engine, as Cloudflare's CT log (azul) does.
+ * It holds the tree in its SQLite storage and runs the sequencer's rounds (sequencer.ts) one at a
+ * time; callers that arrive during a round share the next one, so a burst of publishes costs a
+ * few rounds, not one each.
+ */
+
+import { DurableObject } from "cloudflare:workers";
+import { logOrigin, logSigner } from "../../core/index.js";
+import { readConfig, registrySigner } from "../config.js";
+import type { Env } from "../env.js";
+import { runRound, tlogProof, type SequencerDeps, type TreeState, type TreeStore } from "./sequencer.js";
+import { d1EntrySource, r2LogFiles, sqlTreeStore } from "./stores.js";
+
+/** What a publish learns: the version's tlog-proof against the checkpoint that first covers it. */
+export interface Logged {
+  index: number;
+  tlogProof: string;
+  checkpoint: string;
+}
+
+export interface LogStatus {
+  size: number;
+  published: number;
+  proved: number;
+}
+
+/** Rounds a caller waits for before giving up on its entry (each round may integrate 1024). */
+const MAX_ROUNDS_WAITED = 8;
+
+export class LogSequencer extends DurableObject<Env> {
+  private readonly tree: TreeStore;
+  private current: Promise<TreeState> | null = null;
+  private next: Promise<TreeState> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.tree = sqlTreeStore(ctx.storage);
+  }
+
+  /** Integrates and publishes everything committed up to `index`; its tlog-proof. */
+  async logged(index: number): Promise<Logged> {
+    if (!Number.isSafeInteger(index) || index < 1) throw new RangeError(`log index must be a positive integer, not ${index}`);
+    for (let rounds = 0; this.tree.state().published <= index; rounds++) {
+      if (rounds === MAX_ROUNDS_WAITED) throw new Error(`log: entry ${index} is not committed (log size ${this.tree.state().published})`);
+      await this.round();
+    }
+    const { published, checkpoint } = this.tree.state();
+    return { index, checkpoint: checkpoint!, tlogProof: await tlogProof(this.tree, published, checkpoint!, index) };
+  }
+
+  /** One more round (the cron, and reads of a log that has no checkpoint yet). */
+  async sync(): Promise<LogStatus> {
+    const { size, published, proved } = await this.round();
+    return { size, published, proved };
+  }
+
+  /** A round that reads D1 after this call: a new one, or the one queued behind the running one. */
+  private round(): Promise<TreeState> {
+    if (!this.current) {
+      this.current = this.run().finally(() => {
+        this.current = null;
+      });
+      return this.current;
+    }
+    // The running round may have read D1 before the caller's entry committed: queue one more,
+    // shared by everyone who arrives until it starts.
+    this.next ??= this.current
+      .catch(() => undefined)
+      .then(() => {
+        this.next = null;
+        return this.round();
+      });
+    return this.next;
+  }
+
+  private async run(): Promise<TreeState> {
+    return runRound(await this.deps());
+  }
+
+  private async deps(): Promise<SequencerDeps> {
+    const config = readConfig(this.env);
+    const signer = await registrySigner(this.env); // throws without REGISTRY_ORIGIN
+    const origin = config.origin!;
+    return {
+      tree: this.tree,
+      entries: d1EntrySource(this.env.DB),
+      files: r2LogFiles(this.env.ARTIFACTS),
+      signer: await logSigner(origin, signer),
+      origin: logOrigin(origin),
+      registry: { origin, keyid: signer.keyid },
+    };
+  }
+}
