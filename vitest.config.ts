@@ -1,7 +1,8 @@
 /**
- * Three projects in one run:
+ * Four projects in one run:
  *   unit    the protocol core and the client's parsers, in Node
  *   worker  the Worker inside workerd with real (local) D1 and R2 (@cloudflare/vitest-pool-workers)
+ *   witness the witness Worker (src/witness, witness.wrangler.toml) inside workerd with real (local) D1
  *   e2e     real processes on 127.0.0.1: Miniflare-hosted registries, `npm start`, the CLI, npm, pnpm, yarn, bun
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
@@ -10,6 +11,17 @@ import { defineConfig } from "vitest/config";
 // Fixed test-only secrets: a fresh clone has no .dev.vars, and these override it if present.
 export const TEST_SIGNING_KEY = "dGVzdC1vbmx5IHNpZ25pbmcga2V5IC0gbm90IHNlY3I="; // 32 bytes
 export const TEST_ADMIN_TOKEN = "cs_admin_test_token";
+// The witness's: "test-only witness key, not secre" (32 bytes), and the logs it knows, all keys from
+// fixed test seeds (test/witness/helpers.ts: LOG_SEED 0x01 for every origin, 0x03 for rotating.test's second key).
+export const TEST_WITNESS_SIGNING_KEY = "dGVzdC1vbmx5IHdpdG5lc3Mga2V5LCBub3Qgc2VjcmU=";
+export const TEST_WITNESS_LOGS = [
+  "registry.test/-/countersign/v1/log+f4274f77+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
+  "a.test/log+c33add61+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
+  "b.test/log+1bc67d56+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
+  "c.test/log+8546e1ee+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
+  "rotating.test/log+1dc13e49+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
+  "rotating.test/log+8c07f83c+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR",
+];
 
 export default defineConfig({
   test: {
@@ -35,6 +47,23 @@ export default defineConfig({
           })),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], setupFiles: ["test/worker/setup.ts"] },
+      },
+      {
+        plugins: [
+          cloudflareTest(async () => ({
+            wrangler: { configPath: "./witness.wrangler.toml" },
+            miniflare: {
+              bindings: {
+                WITNESS_SIGNING_KEY: TEST_WITNESS_SIGNING_KEY,
+                WITNESS_NAME: "witness.test",
+                // Newlines and a comma, comments and a repeat: the separators the README documents.
+                WITNESS_LOGS: `# test logs\n${TEST_WITNESS_LOGS.slice(0, 2).join(",")}\n${TEST_WITNESS_LOGS.slice(2).join("\n")}\n${TEST_WITNESS_LOGS[0]}\n`,
+                TEST_MIGRATIONS: await readD1Migrations("./migrations-witness"),
+              },
+            },
+          })),
+        ],
+        test: { name: "witness", include: ["test/witness/**/*.test.ts"], setupFiles: ["test/witness/setup.ts"] },
       },
       {
         test: {

@@ -4,6 +4,7 @@
 //   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
 //   dist/bun-scanner.mjs  the Bun security scanner; dist/pnpmfile.cjs, the pnpm hook (afterAllResolved)
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
+//   dist/witness.mjs      the witness Worker (src/witness), likewise
 import { build } from "esbuild";
 import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -25,17 +26,22 @@ await Promise.all([
   // The package-manager integrations: a Bun security scanner (runs in Bun) and a pnpm hook (CommonJS, loaded by pnpm's Node worker).
   build({ ...node, entryPoints: ["scripts/integrations/bun-scanner.ts"], outfile: "dist/bun-scanner.mjs", banner: { js: banner.js.replace("#!/usr/bin/env node\n", "") } }),
   build({ ...node, format: "cjs", entryPoints: ["scripts/integrations/pnpmfile.ts"], outfile: "dist/pnpmfile.cjs" }),
-  build({
-    entryPoints: ["src/worker/index.ts"],
-    outfile: "dist/worker.mjs",
-    bundle: true,
-    format: "esm",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    conditions: ["workerd", "worker", "browser"],
-    external: ["cloudflare:*"],
-    logLevel: "warning",
-    absWorkingDir: root,
-  }),
+  ...[
+    ["src/worker/index.ts", "dist/worker.mjs"],
+    ["src/witness/index.ts", "dist/witness.mjs"],
+  ].map(([entry, outfile]) =>
+    build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      mainFields: ["module", "main"],
+      conditions: ["workerd", "worker", "browser"],
+      external: ["cloudflare:*"],
+      logLevel: "warning",
+      absWorkingDir: root,
+    }),
+  ),
 ]);
 chmodSync(join(root, "dist/countersign.mjs"), 0o755);

@@ -24,6 +24,11 @@ export interface Env {
   MAX_ARTIFACT_BYTES?: string;
   /** "public" (default): anyone may read; "token": reads need a read or publish token. */
   READ_ACCESS?: string;
+  /**
+   * Witnesses asked to cosign each log checkpoint: one per line (or `;`), `<cosignature vkey> <URL
+   * prefix>` (src/worker/log/witnesses.ts). Empty: checkpoints carry the registry's signature only.
+   */
+  LOG_WITNESSES?: string;
   /** "off": no per-isolate memory of downloads (src/worker/hot-cache.ts); default "on". */
   HOT_CACHE?: string;
 }

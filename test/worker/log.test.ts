@@ -31,7 +31,8 @@ import {
   type KeyPair,
   type NoteVerifier,
 } from "../../src/core/index.js";
-import { createApp, type StoreFactories } from "../../src/worker/app.js";
+import { createApp } from "../../src/worker/app.js";
+import type { StoreFactories } from "../../src/worker/context.js";
 import { d1MetaStore } from "../../src/worker/storage/d1.js";
 import { npmTarball } from "../helpers/tarball.js";
 import { newPublisher, signedParts, uploadBody, type Publisher } from "../helpers/publisher.js";

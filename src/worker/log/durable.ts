@@ -12,7 +12,8 @@ import { logOrigin, logSigner } from "../../core/index.js";
 import { readConfig, registrySigner } from "../config.js";
 import type { Env } from "../env.js";
 import { runRound, tlogProof, type SequencerDeps, type TreeState, type TreeStore } from "./sequencer.js";
-import { d1EntrySource, r2LogFiles, sqlTreeStore } from "./stores.js";
+import { d1EntrySource, r2LogFiles, sqlTreeStore, sqlWitnessSizes } from "./stores.js";
+import { parseWitnesses, type Witness } from "./witnesses.js";
 
 /** What a publish learns: the version's tlog-proof against the checkpoint that first covers it. */
 export interface Logged {
@@ -34,6 +35,7 @@ export class LogSequencer extends DurableObject<Env> {
   private readonly tree: TreeStore;
   private current: Promise<TreeState> | null = null;
   private next: Promise<TreeState> | null = null;
+  private witnesses: { config: string; list: Witness[] } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -91,6 +93,18 @@ export class LogSequencer extends DurableObject<Env> {
       signer: await logSigner(origin, signer),
       origin: logOrigin(origin),
       registry: { origin, keyid: signer.keyid },
+      witnesses: { witnesses: await this.witnessList(), sizes: sqlWitnessSizes(this.ctx.storage), fetch: (request) => fetch(request) },
     };
+  }
+
+  /** LOG_WITNESSES, parsed once per configuration; a bad one stops the log (named, not ignored). */
+  private async witnessList(): Promise<Witness[]> {
+    const config = this.env.LOG_WITNESSES ?? "";
+    if (this.witnesses?.config !== config) {
+      const parsed = await parseWitnesses(config);
+      if (!parsed.ok) throw new Error(`registry is misconfigured: ${parsed.error}`);
+      this.witnesses = { config, list: parsed.value };
+    }
+    return this.witnesses.list;
   }
 }

@@ -7,7 +7,8 @@
  *     D1 (the commit point)     versions, each with its countersignature: entry i = sequence i
  *       ↓ integrate             read committed entries past the tree, append their hashes
  *     tree store (DO SQLite)    every stored hash, the tree size, what is published and proved
- *       ↓ publish               tiles and entry bundles, then the signed checkpoint, to R2
+ *       ↓ publish               tiles and entry bundles, then the signed checkpoint (with the
+ *                               cosignatures of the witnesses that gave one), to R2
  *       ↓ prove                 each new version's bundle gets its tlog-proof (D1)
  *
  * D1 is the only source of entries, so no leaf exists without its committed version, and every
@@ -42,6 +43,7 @@ import {
   type HashReader,
   type NoteSigner,
 } from "../../core/index.js";
+import { collectCosignatures, type WitnessDeps } from "./witnesses.js";
 
 export interface TreeState {
   /** Entries whose hashes are stored. */
@@ -92,6 +94,8 @@ export interface SequencerDeps {
   origin: string;
   /** The registry's origin and key fingerprint, for entry 0. */
   registry: { origin: string; keyid: string };
+  /** Witnesses asked to cosign each checkpoint before it is published (witnesses.ts). */
+  witnesses?: WitnessDeps;
 }
 
 /** Entries read per round (each at most ~2 KB): a round stays well inside a request's limits. */
@@ -176,8 +180,10 @@ async function publish(deps: SequencerDeps, oldSize: number, size: number, entri
   if (!root.ok) throw new Error(`log: ${root.error}`);
   const signed = await signNote(formatCheckpoint({ origin: deps.origin, size, rootHash: root.value, extensions: [] }), deps.signer);
   if (!signed.ok) throw new Error(`log: signing the checkpoint: ${noteErrorText(signed.error)}`);
-  await files.put("checkpoint", signed.value);
-  tree.published(size, signed.value);
+  const cosignatures = deps.witnesses?.witnesses.length ? await collectCosignatures(deps.witnesses, signed.value, size, tree) : [];
+  const checkpoint = signed.value + cosignatures.join("");
+  await files.put("checkpoint", checkpoint);
+  tree.published(size, checkpoint);
 }
 
 /** Writes tlog-proofs against the published checkpoint into the bundles that have none yet. */

@@ -7,6 +7,7 @@
 import type { Hash } from "../../core/index.js";
 import { storedHashCount } from "../../core/index.js";
 import type { CommittedEntry, EntrySource, LogFiles, TreeState, TreeStore } from "./sequencer.js";
+import type { WitnessSizes } from "./witnesses.js";
 
 /** R2 key of a log file (`checkpoint`, `tile/…`): one prefix, never listed by the blob collector. */
 export const logFileKey = (path: string) => `log/${path}`;
@@ -15,6 +16,7 @@ const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS hashes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL)",
   "CREATE TABLE IF NOT EXISTS tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, published INTEGER NOT NULL, proved INTEGER NOT NULL, checkpoint TEXT)",
   "INSERT OR IGNORE INTO tree (id, size, published, proved, checkpoint) VALUES (1, 0, 0, 0, NULL)",
+  "CREATE TABLE IF NOT EXISTS witnesses (vkey TEXT PRIMARY KEY, size INTEGER NOT NULL)",
 ];
 
 /** The tree in a Durable Object's SQLite storage. Synchronous, so each call is atomic. */
@@ -57,6 +59,14 @@ export function sqlTreeStore(storage: DurableObjectStorage): TreeStore {
       sql.exec("UPDATE tree SET proved = ? WHERE id = 1", size);
       state = { ...state, proved: size };
     },
+  };
+}
+
+/** The size each witness last cosigned, next to the tree (sqlTreeStore creates the table). */
+export function sqlWitnessSizes(storage: DurableObjectStorage): WitnessSizes {
+  return {
+    get: (vkey) => storage.sql.exec<{ size: number }>("SELECT size FROM witnesses WHERE vkey = ?", vkey).toArray()[0]?.size ?? 0,
+    set: (vkey, size) => void storage.sql.exec("INSERT INTO witnesses (vkey, size) VALUES (?, ?) ON CONFLICT (vkey) DO UPDATE SET size = excluded.size", vkey, size),
   };
 }
 
