@@ -4,11 +4,11 @@
  * required to appear verbatim in the document.
  */
 
-import { createPublicKey, verify as nodeVerify } from "node:crypto";
+import { createHash, createPublicKey, verify as nodeVerify } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fromBase64, openIdentity, pae, verifyBundle, type Envelope } from "../../src/core/index.js";
+import { fromBase64, openIdentity, pae, verifyBundle, verifyTlogProof, logVerifier, countersignatureEntry, type Envelope } from "../../src/core/index.js";
 import { ROOT } from "../helpers/paths.js";
 import { computeVectors, type Vectors } from "../helpers/vectors.js";
 
@@ -38,6 +38,22 @@ describe("protocol test vectors", () => {
     expect((await openIdentity(committed.identity, [committed.keys.registry.fingerprint])).ok).toBe(true);
   });
 
+  it("the log vector: leaves, root and checkpoint signature by node:crypto; the tlog-proof by the core", async () => {
+    const sha = (...parts: Buffer[]) => createHash("sha256").update(Buffer.concat(parts)).digest();
+    const entry1 = Buffer.from(committed.bundle.countersignature.payload, "base64");
+    const leaves = [sha(Buffer.of(0), Buffer.from(committed.log.genesisEntry)), sha(Buffer.of(0), entry1)];
+    expect(leaves.map((l) => l.toString("hex"))).toEqual(committed.log.leafHashes);
+    expect(sha(Buffer.of(1), leaves[0]!, leaves[1]!).toString("hex")).toBe(committed.log.root);
+    // The note signature: the 4-byte key hash, then Ed25519 over the checkpoint text (newline included).
+    const [text, signatures] = committed.log.checkpoint.split("\n\n");
+    const sig = Buffer.from(signatures!.split(" ").at(-1)!, "base64");
+    const key = createPublicKey({ key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(committed.keys.registry.publicKey, "base64").toString("base64url") }, format: "jwk" });
+    expect(nodeVerify(null, Buffer.from(`${text}\n`), key, sig.subarray(4))).toBe(true);
+    const verifier = await logVerifier("https://registry.example", fromBase64(committed.keys.registry.publicKey)!);
+    const entry = countersignatureEntry(committed.bundle.countersignature);
+    expect(verifier.ok && entry.ok && (await verifyTlogProof(committed.log.tlogProof, entry.value, { origin: committed.log.origin, verifier: verifier.value })).ok).toBe(true);
+  });
+
   it("appear verbatim in docs/PROTOCOL.md", () => {
     const expected = [
       committed.keys.publisher.fingerprint,
@@ -52,6 +68,11 @@ describe("protocol test vectors", () => {
       committed.countersignStatement,
       committed.bundle.countersignature.signatures[0]!.sig,
       committed.identity.signatures[0]!.sig,
+      committed.log.key,
+      committed.log.genesisEntry,
+      ...committed.log.leafHashes,
+      committed.log.root,
+      committed.log.tlogProof,
     ];
     for (const value of expected) expect(protocol, value.slice(0, 60)).toContain(value);
   });

@@ -10,7 +10,18 @@ import {
   artifactDigests,
   BUNDLE_MEDIA_TYPE,
   countersign,
+  countersignatureEntry,
   createSigner,
+  ED25519_TYPE,
+  formatCheckpoint,
+  formatTlogProof,
+  formatVerifierKey,
+  genesisEntry,
+  leafHash,
+  logOrigin,
+  logSigner,
+  nodeHash,
+  signNote,
   fingerprint,
   fromBase64,
   fromHex,
@@ -61,6 +72,16 @@ export async function computeVectors() {
   const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publishEnvelope, countersignature };
   const identity = await signIdentity({ name: "example", origin: "https://registry.example", namespaces: ["@acme"], issuedAt: new Date("2026-11-24T12:00:00.000Z") }, registry);
 
+  // The log of that registry after this publication: genesis, then the countersignature (PROTOCOL §18).
+  const genesis = genesisEntry("https://registry.example", registryPair.keyid);
+  const entry1 = countersignatureEntry(countersignature);
+  if (!entry1.ok) throw new Error(entry1.error);
+  const [leaf0, leaf1] = await Promise.all([leafHash(genesis), leafHash(entry1.value)]);
+  const root = await nodeHash(leaf0, leaf1);
+  const origin = logOrigin("https://registry.example");
+  const checkpoint = await signNote(formatCheckpoint({ origin, size: 2, rootHash: root, extensions: [] }), await logSigner("https://registry.example", registry));
+  if (!checkpoint.ok) throw new Error("checkpoint");
+
   const decode = (b64: string) => new TextDecoder().decode(fromBase64(b64));
   return {
     keys: {
@@ -76,6 +97,15 @@ export async function computeVectors() {
     bundle,
     identityDocument: decode(identity.payload),
     identity,
+    log: {
+      origin,
+      key: await formatVerifierKey(origin, ED25519_TYPE, registryPair.publicKey),
+      genesisEntry: new TextDecoder().decode(genesis),
+      leafHashes: [toHex(leaf0), toHex(leaf1)],
+      root: toHex(root),
+      checkpoint: checkpoint.value,
+      tlogProof: formatTlogProof({ index: 1, proof: [leaf0], checkpoint: checkpoint.value }),
+    },
     check: { registryKeyidIsFingerprint: (await fingerprint(registryPair.publicKey)) === registryPair.keyid },
   };
 }

@@ -1,6 +1,6 @@
 /** @module `identity`: fetch and check a registry's identity document, print its fingerprint. */
 
-import { openIdentity, shortFingerprint, WELL_KNOWN_PATH, type OpenedIdentity } from "../../../src/core/index.js";
+import { ED25519_TYPE, formatVerifierKey, fromBase64, logOrigin, logUrl, openIdentity, shortFingerprint, WELL_KNOWN_PATH, type IdentityDocument, type OpenedIdentity } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
@@ -23,6 +23,7 @@ export const identity: Command = {
     const registry = registryBase(positionals[0]);
     const pinned = str(values, "fingerprint");
     const { document, keyid } = await fetchIdentity(registry, pinned ? [pinned] : undefined);
+    await checkLogKey(document, keyid);
     emit(
       values,
       [
@@ -30,6 +31,7 @@ export const identity: Command = {
         `fingerprint: ${keyid}`,
         `             short form for reading aloud: ${shortFingerprint(keyid)}`,
         `namespaces:  ${document.namespaces.join(", ") || "(none yet)"}`,
+        ...(document.log ? [`log:         ${document.log.url}`, `log key:     ${document.log.key}   (for a witness's WITNESS_LOGS)`] : ["log:         (none: this registry predates the transparency log)"]),
         pinned ? "matches the fingerprint you gave" : "not checked against a pin: compare the fingerprint with one obtained out of band",
       ],
       { ...document, fingerprint: keyid, pinned: pinned !== undefined },
@@ -37,3 +39,14 @@ export const identity: Command = {
     return 0;
   },
 };
+
+/** The log a signed identity document names must be this registry's, under its signing key: anything else is refused. */
+async function checkLogKey(document: IdentityDocument, keyid: string): Promise<void> {
+  if (!document.log) return;
+  const publicKey = fromBase64(document.keys.find((k) => k.keyid === keyid)?.publicKey ?? "");
+  const expected = publicKey && { url: logUrl(document.origin), origin: logOrigin(document.origin), key: await formatVerifierKey(logOrigin(document.origin), ED25519_TYPE, publicKey) };
+  const { url, origin, key } = document.log;
+  if (!expected || url !== expected.url || origin !== expected.origin || key !== expected.key) {
+    throw new CliError(`identity document names a log that is not this registry's under key ${keyid}: expected ${expected ? expected.key : "a key it lists"}, got ${key.slice(0, 200)}`, EXIT.rejected);
+  }
+}
