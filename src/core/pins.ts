@@ -37,10 +37,29 @@ export const PINS_FILE = "countersign.json";
 
 const RegistryName = z.string().check(z.regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, "registry names are lowercase a-z 0-9 . _ -"));
 
+/** A witness's cosignature verifier key (c2sp.org/signed-note vkey of type 0x04; checked fully when used). */
+const WITNESS_VKEY = /^[^\s+]{1,256}\+[0-9a-f]{8}\+B[A-P][A-Za-z0-9+/]{42}$/;
+
+/**
+ * The witnesses whose cosignatures a registry's log checkpoints need (C2SP tlog-policy's
+ * `group <quorum> <witnesses…>` over one flat group): at least `quorum` of `keys` must have
+ * cosigned every checkpoint verification relies on.
+ */
+const WitnessPolicy = z
+  .strictObject({
+    quorum: z.number().check(z.int(), z.gte(1), z.lte(32)),
+    keys: z.array(z.string().check(z.regex(WITNESS_VKEY, "expected a witness's cosignature key (<name>+<hex8>+<base64 of 0x04 and the key>)"))).check(z.minLength(1), z.maxLength(32)),
+  })
+  .check(z.refine((w) => w.quorum <= w.keys.length, "quorum is larger than the number of witness keys"))
+  .check(z.refine((w) => new Set(w.keys).size === w.keys.length, "a witness key is listed twice"));
+
 const RegistryPin = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
   fingerprints: z.array(z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint"))).check(z.minLength(1)),
+  witnesses: z.optional(WitnessPolicy),
 });
+
+export type WitnessPolicy = z.infer<typeof WitnessPolicy>;
 
 const PinsSchema = z.strictObject({
   version: z.literal(1),
@@ -57,7 +76,7 @@ export type Pins = Omit<z.infer<typeof PinsSchema>, "policy"> & { policy?: Polic
 export type RegistryPin = z.infer<typeof RegistryPin>;
 
 export type PinRule =
-  | { kind: "registry"; registry: string; url: string; fingerprints: string[] }
+  | { kind: "registry"; registry: string; url: string; fingerprints: string[]; witnesses?: WitnessPolicy }
   | { kind: "allow" }
   | { kind: "reject" };
 
@@ -112,7 +131,8 @@ export function resolvePin(pins: Pins, name: string): Resolution {
   if (target === "allow") return { namespace, rule: { kind: "allow" }, matched };
   if (target === "reject") return { namespace, rule: { kind: "reject" }, matched };
   const registry = pins.registries[target]!;
-  return { namespace, rule: { kind: "registry", registry: target, url: registry.url, fingerprints: registry.fingerprints }, matched };
+  const rule: PinRule = { kind: "registry", registry: target, url: registry.url, fingerprints: registry.fingerprints, ...(registry.witnesses ? { witnesses: registry.witnesses } : {}) };
+  return { namespace, rule, matched };
 }
 
 /** A new, empty pins document. */

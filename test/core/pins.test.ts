@@ -59,4 +59,29 @@ describe("pins", () => {
     expect(checkPinNamespace("@*", "team")).toEqual({ ok: true });
     for (const bad of ["", "a b", "@babel/core", ".x", "_x", "node_modules", "x".repeat(215)]) expect(isLegacyUnscopedName(bad)).toBe(false);
   });
+
+  describe("witness policy (a registry's log checkpoints need a quorum of cosignatures)", () => {
+    const W1 = "witness.example/w1+aa4a09d1+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
+    const W2 = "witness.example/w2+0b1c2d3e+BOpKbGPinFIKvvVQexMuxfmVR3auvr57kkIe6mkURtIs";
+    const withWitnesses = (witnesses: unknown) => ({ ...pins, registries: { team: { url: "https://npm.acme.dev", fingerprints: [FP], witnesses } } });
+
+    it("is kept on the registry pin and carried by its rule", () => {
+      const parsed = parsePins(withWitnesses({ quorum: 1, keys: [W1, W2] }));
+      if (!parsed.ok) throw new Error(parsed.error);
+      expect(resolvePin(parsed.value, "@acme/x").rule).toMatchObject({ kind: "registry", witnesses: { quorum: 1, keys: [W1, W2] } });
+    });
+
+    it.each([
+      ["a quorum above the number of keys", { quorum: 3, keys: [W1, W2] }, "quorum"],
+      ["a quorum of 0", { quorum: 0, keys: [W1] }, "quorum"],
+      ["no keys", { quorum: 1, keys: [] }, "keys"],
+      ["a key listed twice", { quorum: 1, keys: [W1, W1] }, "twice"],
+      ["a log (Ed25519, 0x01) key instead of a cosignature key", { quorum: 1, keys: ["example.com/log+9be5d3c6+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c"] }, "cosignature key"],
+      ["an unknown field", { quorum: 1, keys: [W1], any: true }, "any"],
+    ])("refuses %s", (_what, witnesses, mention) => {
+      const parsed = parsePins(withWitnesses(witnesses));
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) expect(parsed.error).toContain(mention);
+    });
+  });
 });

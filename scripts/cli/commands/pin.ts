@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, checkPinNamespace, emptyPins, isRuleAction, parsePins, PINS_FILE, shortFingerprint, type Pins, type RuleAction } from "../../../src/core/index.js";
+import { ANY_SCOPE, ANY_UNSCOPED, checkNamespace, checkPinNamespace, emptyPins, isRuleAction, newCosignatureVerifier, parsePins, PINS_FILE, shortFingerprint, type Pins, type RuleAction } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
@@ -97,9 +97,12 @@ export async function bindRegistry(input: { url: string; name: string | undefine
 /** Records a checked binding in `pins` (a second fingerprint for the same URL is added, not swapped). */
 export function applyBinding(pins: Pins, binding: RegistryBinding): void {
   const existing = pins.registries[binding.name];
+  const same = existing && existing.url === binding.url;
   pins.registries[binding.name] = {
     url: binding.url,
-    fingerprints: existing && existing.url === binding.url ? [...new Set([...existing.fingerprints, binding.fingerprint])] : [binding.fingerprint],
+    fingerprints: same ? [...new Set([...existing.fingerprints, binding.fingerprint])] : [binding.fingerprint],
+    // The witness policy belongs to the registry's log: kept while the URL is the same.
+    ...(same && existing.witnesses ? { witnesses: existing.witnesses } : {}),
   };
   for (const ns of binding.namespaces) pins.namespaces[ns] = binding.name;
 }
@@ -162,6 +165,9 @@ export const pin: Command = {
   usage:
     "countersign pin <registry-url> --name NAME --namespace @scope [--namespace ...] [--fingerprint SHA256:...] [--pins FILE] [--json]\n" +
     "countersign pin --rule NAMESPACE=allow|reject [--rule ...] [--remove NAMESPACE]... [--force] [--pins FILE] [--json]\n" +
+    "countersign pin --name NAME --witness VKEY [--witness ...] [--quorum K] [--pins FILE] [--json]\n" +
+    "  --witness: a witness's cosignature key (its GET / prints it); the registry's log checkpoints then need\n" +
+    "  cosignatures by at least K of them (default 1) for verify to accept them\n" +
     "  NAMESPACE: a scope (@babel), an unscoped name (lodash), '@*' (every other scope) or '*' (every other unscoped name)\n" +
     "  a namespace pinned to a registry is replaced or removed only with --force; names no rule covers are rejected",
   options: {
@@ -170,6 +176,8 @@ export const pin: Command = {
     fingerprint: { type: "string" },
     rule: { type: "string", multiple: true },
     remove: { type: "string", multiple: true },
+    witness: { type: "string", multiple: true },
+    quorum: { type: "string" },
     force: { type: "boolean" },
     pins: { type: "string" },
     ...JSON_OPTION,
@@ -179,6 +187,11 @@ export const pin: Command = {
     const pins = readPinsOrEmpty(path);
     const rules = ((values.rule as string[] | undefined) ?? []).map(parseRule);
     const removals = (values.remove as string[] | undefined) ?? [];
+    const witnesses = (values.witness as string[] | undefined) ?? [];
+    if (witnesses.length || values.quorum !== undefined) {
+      if (positionals.length || rules.length || removals.length) throw usageError("--witness/--quorum set the witness policy of a pinned registry: use them with --name only");
+      return setWitnesses(values, pins, path, witnesses);
+    }
     const changes = applyRules(pins, rules, removals, values.force === true, path);
     if (positionals.length === 0 && changes.length) {
       writePins(path, pins);
@@ -205,3 +218,21 @@ export const pin: Command = {
     return 0;
   },
 };
+
+/** `pin --name NAME --witness VKEY… [--quorum K]`: the witnesses whose cosignatures that registry's checkpoints need. */
+async function setWitnesses(values: Values, pins: Pins, path: string, keys: string[]): Promise<number> {
+  const name = str(values, "name");
+  if (!name || !Object.hasOwn(pins.registries, name)) throw usageError(`--name must name a registry pinned in ${path} (${Object.keys(pins.registries).join(", ") || "none yet"})`);
+  if (keys.length === 0) throw usageError("--witness is required (at least one witness's cosignature key)");
+  for (const key of keys) {
+    const verifier = await newCosignatureVerifier(key);
+    if (!verifier.ok) throw usageError(`--witness ${key.slice(0, 120)}: ${verifier.error}`);
+  }
+  const quorumText = str(values, "quorum") ?? "1";
+  const quorum = /^[1-9][0-9]?$/.test(quorumText) ? Number(quorumText) : NaN;
+  if (!(quorum <= keys.length)) throw usageError(`--quorum must be a whole number from 1 to the number of witnesses (${keys.length}), not "${quorumText}"`);
+  pins.registries[name] = { ...pins.registries[name]!, witnesses: { quorum, keys: [...new Set(keys)] } };
+  writePins(path, pins);
+  emit(values, [`${path}: the log of registry ${name} now needs cosignatures by ${quorum} of ${keys.length} witness${keys.length === 1 ? "" : "es"}`], { path, registry: name, witnesses: { quorum, keys } });
+  return 0;
+}
