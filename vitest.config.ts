@@ -11,6 +11,10 @@ import { defineConfig } from "vitest/config";
 // Fixed test-only secrets: a fresh clone has no .dev.vars, and these override it if present.
 export const TEST_SIGNING_KEY = "dGVzdC1vbmx5IHNpZ25pbmcga2V5IC0gbm90IHNlY3I="; // 32 bytes
 export const TEST_ADMIN_TOKEN = "cs_admin_test_token";
+// The npm signing key (NPM_SIGNING_KEY: base64 PKCS#8 DER of a test-only ECDSA P-256 key). Set here
+// because `npm start` writes one into .dev.vars, which the worker tests would otherwise pick up.
+export const TEST_NPM_SIGNING_KEY =
+  "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgnv7s92cQ3rkt7PYcCpFwQ8iwl7lmSM+FourGUaTFW+qhRANCAAQ0wB6jUeoOayBQ4G5v/TlZDte5z8pIfNoOUapYWFWIdtRwiMEOo3LvA8zyf6ZELKfGdVMyoyLwvYzKONx5W+2S";
 // The witness's: "test-only witness key, not secre" (32 bytes), and the logs it knows, all keys from
 // fixed test seeds (test/witness/helpers.ts: LOG_SEED 0x01 for every origin, 0x03 for rotating.test's second key).
 export const TEST_WITNESS_SIGNING_KEY = "dGVzdC1vbmx5IHdpdG5lc3Mga2V5LCBub3Qgc2VjcmU=";
@@ -38,6 +42,7 @@ export default defineConfig({
               bindings: {
                 REGISTRY_SIGNING_KEY: TEST_SIGNING_KEY,
                 ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+                NPM_SIGNING_KEY: TEST_NPM_SIGNING_KEY,
                 // The origin test/worker/helpers.ts sends requests to; without it nothing is signed.
                 REGISTRY_ORIGIN: "http://registry.test",
                 MAX_ARTIFACT_BYTES: "1048576",

@@ -167,6 +167,7 @@ process.stdout.write(
     "",
     `countersign registry running at ${local!}${origin === local! ? "" : ` (signing as ${origin})`}`,
     `  fingerprint  ${keyid}`,
+    `  npm key      ${devVars.npmKeyid}   (ECDSA P-256: what npm audit signatures checks)`,
     `  admin token  ${devVars.adminToken}   (local development only, from .dev.vars${devVars.created ? ", just created" : ""})`,
     `  storage      ${stateDir}`,
     ...(inspectorPort ? [`  inspector    127.0.0.1:${inspectorPort}`] : []),

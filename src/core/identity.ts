@@ -10,9 +10,10 @@
  * fingerprint to show a human, never one to trust silently.
  */
 
-import { toBase64, utf8 } from "./bytes.js";
+import { fromBase64, toBase64, utf8 } from "./bytes.js";
 import { signEnvelope, type Envelope } from "./dsse.js";
 import { isFingerprint } from "./keys.js";
+import { npmKeyid, NPM_KEY_TYPE } from "./npm-signatures.js";
 import { fail, ok, type Result } from "./result.js";
 import * as z from "zod/mini";
 import { parseJsonBytes } from "./schema.js";
@@ -30,6 +31,18 @@ const IdentityKey = z.strictObject({
   status: z.enum(["active"]),
 });
 
+/**
+ * The registry's npm signing key (ECDSA P-256, NPM_SIGNING_KEY; core/npm-signatures.ts): the key
+ * `GET /-/npm/v1/keys` serves for `npm audit signatures`, listed here so that it is vouched for
+ * by the registry's Ed25519 key and adds no trust root of its own. `key` is base64 SPKI DER,
+ * `keyid` its OpenSSH SHA-256 fingerprint (npm's keyid), both exactly as the keys endpoint has them.
+ */
+const IdentityNpmKey = z.strictObject({
+  keyid: z.string().check(z.refine(isFingerprint, "expected a SHA256: fingerprint")),
+  keytype: z.literal(NPM_KEY_TYPE),
+  key: z.string().check(z.maxLength(256)),
+});
+
 const IdentitySchema = z.strictObject({
   type: z.literal(IDENTITY_TYPE),
   name: z.string().check(z.minLength(1), z.maxLength(128)),
@@ -38,6 +51,8 @@ const IdentitySchema = z.strictObject({
   namespaces: z.array(z.string()).check(z.maxLength(100_000)),
   /** The registry's transparency log (PROTOCOL §18): URL prefix, checkpoint origin, note verifier key. */
   log: z.optional(z.strictObject({ url: z.string(), origin: z.string(), key: z.string() })),
+  /** Its npm registry signing keys (PROTOCOL §11, "Registry signatures"); absent when it has none. */
+  npmKeys: z.optional(z.array(IdentityNpmKey).check(z.minLength(1), z.maxLength(16))),
   issuedAt: z.iso.datetime({ offset: false, precision: 3 }),
 });
 
@@ -48,6 +63,7 @@ export interface IdentityInput {
   origin: string;
   namespaces: string[];
   log?: IdentityDocument["log"];
+  npmKeys?: IdentityDocument["npmKeys"];
   issuedAt?: Date;
 }
 
@@ -59,6 +75,7 @@ export async function signIdentity(input: IdentityInput, signer: Signer): Promis
     keys: [{ keyid: signer.keyid, algorithm: "ed25519", publicKey: toBase64(signer.publicKey), status: "active" }],
     namespaces: input.namespaces,
     ...(input.log ? { log: input.log } : {}),
+    ...(input.npmKeys?.length ? { npmKeys: input.npmKeys } : {}),
     issuedAt: (input.issuedAt ?? new Date()).toISOString(),
   };
   return signEnvelope(IDENTITY_PAYLOAD_TYPE, utf8(JSON.stringify(doc)), signer);
@@ -91,4 +108,20 @@ export async function openIdentity(value: unknown, pinned?: readonly string[]): 
   const problem = opened.error;
   if (problem.code === "untrusted_signer" && pinned) return fail(`identity document is signed by ${problem.keyid}, expected ${pinned.join(" or ")}`);
   return fail(`identity document: ${problem.message}`);
+}
+
+/**
+ * Checks that every npm key an identity document lists is a P-256 key whose keyid is its
+ * fingerprint; returns the first problem. (The document's signature already vouches for the
+ * list; this catches a registry that lists a key under the wrong keyid, which npm would never
+ * match with its `dist.signatures`.)
+ */
+export async function checkIdentityNpmKeys(document: IdentityDocument): Promise<string | undefined> {
+  for (const entry of document.npmKeys ?? []) {
+    const spki = fromBase64(entry.key);
+    const keyid = spki && (await npmKeyid(spki).catch(() => undefined));
+    if (!keyid) return `npm key ${entry.keyid} is not a base64 P-256 SubjectPublicKeyInfo`;
+    if (keyid !== entry.keyid) return `npm key listed as ${entry.keyid} has keyid ${keyid}`;
+  }
+  return undefined;
 }

@@ -28,3 +28,4 @@ export * from "./note/index.js";
 export * from "./tlog/index.js";
 export * from "./tlog-proof.js";
 export * from "./log.js";
+export * from "./npm-signatures.js";

@@ -4,7 +4,7 @@
  * A misconfigured registry answers 500 `misconfigured` and names the variable, never its value.
  */
 
-import { createSigner, fromBase64, SEED_LENGTH, type Signer } from "../core/index.js";
+import { createNpmSigner, createSigner, fromBase64, SEED_LENGTH, type NpmSigner, type Signer } from "../core/index.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
 
@@ -71,4 +71,31 @@ export function registrySigner(env: Env): Promise<Signer> {
     cached = { secret, signer: createSigner(seed) };
   }
   return cached.signer;
+}
+
+let cachedNpm: { secret: string; signer: Promise<NpmSigner> } | undefined;
+
+/**
+ * The registry's npm signer (ECDSA P-256, `dist.signatures` and `GET /-/npm/v1/keys`), from the
+ * NPM_SIGNING_KEY secret (base64 PKCS#8 DER; imported once per isolate), or null when the secret
+ * is not set: the registry then serves no npm signatures and an empty key list. A secret that is
+ * set but unusable is a 500 `misconfigured` naming the variable, never its value.
+ */
+export async function npmSigner(env: Env): Promise<NpmSigner | null> {
+  const secret = env.NPM_SIGNING_KEY;
+  if (!secret) return null;
+  if (cachedNpm?.secret !== secret) {
+    const signer = createNpmSigner(secret);
+    cachedNpm = { secret, signer };
+    // A bad key is not remembered: the next request imports again (and fails again) rather than
+    // keep a rejected promise around.
+    signer.catch(() => {
+      if (cachedNpm?.signer === signer) cachedNpm = undefined;
+    });
+  }
+  try {
+    return await cachedNpm.signer;
+  } catch {
+    throw misconfigured("NPM_SIGNING_KEY", "is not base64 of a PKCS#8 ECDSA P-256 private key (see README: Deploy)");
+  }
 }

@@ -5,8 +5,8 @@
  */
 
 import type { Context } from "hono";
-import type { Signer } from "../core/index.js";
-import { readConfig, registrySigner, type Config } from "./config.js";
+import type { NpmSigner, Signer } from "../core/index.js";
+import { npmSigner, readConfig, registrySigner, type Config } from "./config.js";
 import type { Env } from "./env.js";
 import { durableLog, type LogHandle } from "./log/handle.js";
 import { r2BlobStore, type BlobStore } from "./storage/blobs.js";
@@ -19,6 +19,8 @@ export interface Deps {
   config: Config;
   now: () => Date;
   signer: () => Promise<Signer>;
+  /** The npm signing key (NPM_SIGNING_KEY), null when not configured; 500 `misconfigured` if unusable. */
+  npmSigner: () => Promise<NpmSigner | null>;
   /** The transparency log's sequencer (a Durable Object stub; throws if the binding is missing). */
   log: () => LogHandle;
 }
@@ -41,6 +43,7 @@ export function buildDeps(env: Env, factories: StoreFactories): Deps {
     config: readConfig(env),
     now: factories.now ?? (() => new Date()),
     signer: () => registrySigner(env),
+    npmSigner: () => npmSigner(env),
     log: () => factories.log?.(env) ?? durableLog(env),
   };
 }

@@ -11,6 +11,13 @@ export interface Env {
   LOG?: DurableObjectNamespace<LogSequencer>;
   /** Secret: base64 of the registry's 32-byte Ed25519 seed. */
   REGISTRY_SIGNING_KEY?: string;
+  /**
+   * Secret: the registry's npm signing key, base64 of an ECDSA P-256 private key's PKCS#8 DER
+   * (`countersign registry-keygen --npm`). Signs every npm version's `dist.signatures` and is
+   * served at `/-/npm/v1/keys` for `npm audit signatures`; listed in the identity document.
+   * Unset: no npm signatures, an empty key list.
+   */
+  NPM_SIGNING_KEY?: string;
   /** Secret: bearer token for the admin API. */
   ADMIN_TOKEN?: string;
   /** Human name in the identity document. */

@@ -9,7 +9,8 @@
  *     check token scope, enrolment, 409, publisher signature
  *     ONE pump reads the artifact once and feeds R2 (under the signed sha512: R2 rejects other
  *       bytes), the native sha1/sha256/sha512 hashers and the package inspector (fanout.ts)
- *     countersign with the next sequence number
+ *     countersign with the next sequence number (and, for an npm tarball with NPM_SIGNING_KEY
+ *       set, sign npm's `name@version:integrity` for `dist.signatures`, once)
  *     ONE D1 batch (the commit point): version row + dist-tag, only if that sequence number is
  *       still the next one; otherwise read the highest, countersign again and retry
  *     ask the log's sequencer (log/durable.ts) to publish a checkpoint covering the sequence
@@ -38,8 +39,10 @@ import {
   openStatement,
   PUBLISH_STATEMENT,
   readPackage,
+  sriFromHex,
   type Bundle,
   type FileEntry,
+  type NpmSigner,
   type OpenedStatement,
   type PublishStatement,
   type Signer,
@@ -62,6 +65,8 @@ export interface PublishDeps {
   config: Config;
   now: () => Date;
   log: LogHandle;
+  /** The npm signing key (NPM_SIGNING_KEY) for `dist.signatures`; absent or null: npm versions are stored unsigned. */
+  npmSigner?: () => Promise<NpmSigner | null>;
 }
 
 export interface PublishRequest {
@@ -141,6 +146,8 @@ function checkRequest(config: Config, req: PublishRequest): CheckedRequest {
 async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload): Promise<Published> {
   const { meta, blobs, signer, config } = deps;
   const { namespace } = checked;
+  // Before any byte is accepted: a misconfigured NPM_SIGNING_KEY refuses the publish (500) here.
+  const npmSigner = (await deps.npmSigner?.()) ?? null;
 
   // The publisher's statement, before any artifact byte is accepted.
   const envelopeBytes = await upload.statement();
@@ -225,6 +232,9 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   await upload.end();
   const contents = npmContents(inspected, req);
   checkSignedFiles(predicate.attributes.files, contents?.files);
+  // npm's registry signature over `<name>@<version>:<integrity>` (docs/PROTOCOL.md §11), made
+  // before the commit so that it is written with the row, in the same statement.
+  const npmSignature = contents && npmSigner ? JSON.stringify(await npmSigner.sign(req.name, req.version, sriFromHex("sha512", digests.sha512))) : null;
 
   // Countersign with the next sequence number and commit; the commit takes the number only if it
   // is still the next one (storage/d1.ts), else sign again with the new next one.
@@ -248,6 +258,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       manifest: contents && JSON.stringify(contents.manifest),
       publishedAt: now.toISOString(),
       deprecated: null,
+      npmSignature,
     };
     const outcome = await meta.commitVersion(row, tag, ctx.readAt);
     if (outcome === "committed") {

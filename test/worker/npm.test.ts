@@ -46,7 +46,8 @@ describe("GET /:name (packument)", () => {
       integrity: sriFromHex("sha512", await sha512Of(bytes)),
       shasum: toHex(new Uint8Array(await crypto.subtle.digest("SHA-1", bytes))),
     });
-    expect(v.dist.signatures).toBeUndefined(); // npm only understands ECDSA there
+    // npm's registry signature (ECDSA P-256, NPM_SIGNING_KEY); test/worker/npm-signatures.test.ts checks its bytes.
+    expect(v.dist.signatures).toEqual([{ keyid: expect.stringMatching(/^SHA256:/), sig: expect.any(String) }]);
     const verified = await verifyBundle({ name: "@npm/pkg", version: "1.0.0", artifact: { sha512: await sha512Of(bytes) }, bundle: v.dist.countersign, pinned: [registryKeyid] });
     expect(verified.ok).toBe(true);
   });

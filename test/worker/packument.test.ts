@@ -99,7 +99,7 @@ describe("packument shapes", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/vnd\.npm\.install-v1\+json/);
     const v = json(res.body).versions["1.0.1"];
-    expect(Object.keys(v.dist).sort()).toEqual(["countersign", "integrity", "shasum", "tarball"]);
+    expect(Object.keys(v.dist).sort()).toEqual(["countersign", "integrity", "shasum", "signatures", "tarball"]);
     expect(v.dist.countersign).toEqual({ url: `${ORIGIN}/-/countersign/v1/packages/@pk/files-100/1.0.1`, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // No envelope and no per-file digest list inline.
     expect(res.body).not.toContain('"payload"');

@@ -1,6 +1,18 @@
 /** @module `identity`: fetch and check a registry's identity document, print its fingerprint. */
 
-import { ED25519_TYPE, formatVerifierKey, fromBase64, logOrigin, logUrl, openIdentity, shortFingerprint, WELL_KNOWN_PATH, type IdentityDocument, type OpenedIdentity } from "../../../src/core/index.js";
+import {
+  checkIdentityNpmKeys,
+  ED25519_TYPE,
+  formatVerifierKey,
+  fromBase64,
+  logOrigin,
+  logUrl,
+  openIdentity,
+  shortFingerprint,
+  WELL_KNOWN_PATH,
+  type IdentityDocument,
+  type OpenedIdentity,
+} from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
@@ -24,6 +36,8 @@ export const identity: Command = {
     const pinned = str(values, "fingerprint");
     const { document, keyid } = await fetchIdentity(registry, pinned ? [pinned] : undefined);
     await checkLogKey(document, keyid);
+    const npmProblem = await checkIdentityNpmKeys(document);
+    if (npmProblem) throw new CliError(`${registry}: identity document: ${npmProblem}`, EXIT.rejected);
     emit(
       values,
       [
@@ -32,6 +46,9 @@ export const identity: Command = {
         `             short form for reading aloud: ${shortFingerprint(keyid)}`,
         `namespaces:  ${document.namespaces.join(", ") || "(none yet)"}`,
         ...(document.log ? [`log:         ${document.log.url}`, `log key:     ${document.log.key}   (for a witness's WITNESS_LOGS)`] : ["log:         (none: this registry predates the transparency log)"]),
+        ...(document.npmKeys?.length
+          ? document.npmKeys.map((k, i) => `${i ? "            " : "npm key:    "} ${k.keyid} (${k.keytype}; npm audit signatures checks ${registry}/-/npm/v1/keys against it)`)
+          : ["npm key:     (none: this registry serves no npm registry signatures)"]),
         pinned ? "matches the fingerprint you gave" : "not checked against a pin: compare the fingerprint with one obtained out of band",
       ],
       { ...document, fingerprint: keyid, pinned: pinned !== undefined },

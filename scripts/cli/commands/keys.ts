@@ -1,14 +1,15 @@
 /**
  * @module
  * `keygen` (publisher keys; with `--receipt`, receipt keys) and `registry-keygen` (a production
- * registry signing key). `keygen --receipt` prints the fingerprint a team commits under
- * `receipts.signers` in countersign.json; the private key stays in the config directory or a CI
- * secret, never in the project (docs/PROTOCOL.md §17).
+ * registry signing key; with `--npm`, the registry's npm signing key, NPM_SIGNING_KEY).
+ * `keygen --receipt` prints the fingerprint a team commits under `receipts.signers` in
+ * countersign.json; the private key stays in the config directory or a CI secret, never in the
+ * project (docs/PROTOCOL.md §17).
  */
 
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { generateKeyPair, sshPublicKeyLine, toBase64 } from "../../../src/core/index.js";
+import { fromBase64, generateKeyPair, generateNpmSigningKey, npmKeySshLine, sshPublicKeyLine, toBase64 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command, type Values } from "../command.js";
 import { defaultKeyPath, writeKeyFile } from "../keyfile.js";
 import { RECEIPT_KEY_ENV, receiptKey, receiptKeyPath, refuseKeyInProject } from "../receipts.js";
@@ -44,9 +45,27 @@ export const keygen: Command = {
 export const registryKeygen: Command = {
   name: "registry-keygen",
   summary: "create a registry signing key; prints only the secret (pipe it to `wrangler secret put`)",
-  usage: "countersign registry-keygen | wrangler secret put REGISTRY_SIGNING_KEY   (wrangler: node_modules/.bin/wrangler of your Worker's checkout)\n       countersign registry-keygen --json   ({ keyid, secret })",
-  options: { ...JSON_OPTION },
+  usage:
+    "countersign registry-keygen | wrangler secret put REGISTRY_SIGNING_KEY   (wrangler: node_modules/.bin/wrangler of your Worker's checkout)\n" +
+    "       countersign registry-keygen --npm | wrangler secret put NPM_SIGNING_KEY   (ECDSA P-256, for npm audit signatures)\n" +
+    "       countersign registry-keygen [--npm] --json   ({ keyid, secret }; --npm adds key, the public key)",
+  options: { npm: { type: "boolean" }, ...JSON_OPTION },
   async run(values) {
+    if (values.npm) {
+      // base64 PKCS#8 DER of an ECDSA P-256 key, made by WebCrypto (docs: NPM_SIGNING_KEY).
+      const npmKey = await generateNpmSigningKey();
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify({ keyid: npmKey.keyid, key: npmKey.key, secret: npmKey.secret })}\n`);
+        return 0;
+      }
+      process.stderr.write(
+        `npm signing keyid: ${npmKey.keyid}\n` +
+          `  ${npmKeySshLine(fromBase64(npmKey.key)!)}   (ssh-keygen -lf prints the same keyid)\n` +
+          "(the registry serves it at /-/npm/v1/keys and lists it in its signed identity document; the secret went to stdout)\n",
+      );
+      process.stdout.write(`${npmKey.secret}\n`);
+      return 0;
+    }
     const pair = await generateKeyPair();
     if (values.json) {
       process.stdout.write(`${JSON.stringify({ keyid: pair.keyid, secret: toBase64(pair.seed) })}\n`);

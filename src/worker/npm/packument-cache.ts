@@ -14,13 +14,19 @@
  * The caller checks read access before calling here: a cached packument is only ever served to
  * a request that may read it (the entry itself is shared by every reader, as all of them may
  * read every package). Cache keys are never served: they live under a reserved host, and include
- * the document's format (PACKUMENT_FORMAT) and the origin its URLs name.
+ * the document's format (PACKUMENT_FORMAT), the origin its URLs name and the keyid of the npm
+ * signing key its `dist.signatures` are by (a new key never meets documents signed by the old one).
+ *
+ * A build first signs the npm versions without a signature by the current key (npm/signatures.ts,
+ * the lazy backfill) and stores those signatures after answering; that write moves the revision,
+ * so the document built then is not cached at the edge, and the next build signs nothing.
  */
 
 import { sha256, toHex, utf8 } from "../../core/index.js";
 import { registryOrigin, waitUntil, type AppContext } from "../context.js";
 import { PACKUMENT_MEMORY_MS, recentPackuments } from "../hot-cache.js";
 import { buildPackument, completeBundleDigests, PACKUMENT_FORMAT } from "./packument.js";
+import { completeNpmSignatures } from "./signatures.js";
 
 /** How long an entry may stay: nothing depends on expiry (a write changes the key), this only bounds how long an unused entry is kept. */
 const CACHE_TTL_SECONDS = 86_400;
@@ -33,8 +39,10 @@ export interface ServedPackument {
   cached: boolean;
 }
 
-export function packumentCacheKey(name: string, revision: string, abbreviated: boolean, origin: string): Request {
-  return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${encodeURIComponent(name)}/${revision}`);
+/** `npmKeyid`: the npm signing key's keyid, null when the registry has none. */
+export function packumentCacheKey(name: string, revision: string, abbreviated: boolean, origin: string, npmKeyid: string | null = null): Request {
+  const signed = encodeURIComponent(npmKeyid ?? "unsigned");
+  return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${signed}/${encodeURIComponent(name)}/${revision}`);
 }
 
 const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;
@@ -47,7 +55,10 @@ const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?:
 export async function servePackument(c: AppContext, name: string, abbreviated: boolean): Promise<ServedPackument | null> {
   const { meta, config } = c.var.deps;
   const origin = registryOrigin(c);
-  const memoryKey = `${abbreviated ? "abbreviated" : "full"} ${origin} ${name}`;
+  // First: a misconfigured NPM_SIGNING_KEY is a 500 whatever is cached.
+  const npm = await c.var.deps.npmSigner();
+  const npmKeyid = npm?.keyid ?? null;
+  const memoryKey = `${abbreviated ? "abbreviated" : "full"} ${origin} ${npmKeyid ?? "unsigned"} ${name}`;
   const recent = config.hotCache ? recentPackuments.get(memoryKey) : undefined;
   if (recent && Date.now() - recent.at < PACKUMENT_MEMORY_MS) return { body: recent.text, etag: recent.etag, cached: true };
   const remember = (text: string, etag: string, revision: string | null) => {
@@ -61,7 +72,7 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
       remember(recent.text, recent.etag, revision); // still current: good for another while
       return { body: recent.text, etag: recent.etag, cached: true };
     }
-    const hit = revision === null || !cache ? undefined : await cache.match(packumentCacheKey(name, revision, abbreviated, origin));
+    const hit = revision === null || !cache ? undefined : await cache.match(packumentCacheKey(name, revision, abbreviated, origin, npmKeyid));
     const etag = hit?.headers.get("ETag");
     if (hit?.body && etag) {
       const text = await hit.text();
@@ -74,13 +85,15 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   const source = await meta.packumentSource(name, abbreviated);
   const digests = abbreviated ? await completeBundleDigests(source.versions) : [];
   if (digests.length) waitUntil(c, meta.rememberBundleDigests(digests));
-  const packument = buildPackument(source.versions, source.tags, origin, abbreviated);
+  const signatures = await completeNpmSignatures(source.versions, npm);
+  if (signatures.length) waitUntil(c, meta.rememberNpmSignatures(signatures));
+  const packument = buildPackument(source.versions, source.tags, origin, abbreviated, npmKeyid);
   if (!packument) return null;
   const text = JSON.stringify(packument);
   const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
-  if (cache && source.revision !== null) {
+  if (cache && source.revision !== null && signatures.length === 0) {
     const entry = new Response(text, { headers: { ETag: etag, "Content-Type": "application/json", "Cache-Control": `public, max-age=${CACHE_TTL_SECONDS}` } });
-    waitUntil(c, cache.put(packumentCacheKey(name, source.revision, abbreviated, origin), entry));
+    waitUntil(c, cache.put(packumentCacheKey(name, source.revision, abbreviated, origin, npmKeyid), entry));
   }
   remember(text, etag, source.revision);
   return { body: text, etag, cached: false };

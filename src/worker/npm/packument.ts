@@ -14,14 +14,16 @@
  *   document stays about as small as any registry's; the bundle authenticates itself through
  *   its signatures, and the digest only pins which bytes (as npm's `dist.attestations` does).
  *
- * `dist.signatures` is left alone (npm only understands ECDSA there, and an Ed25519 entry would
- * break `npm audit signatures`).
+ * `dist.signatures` holds npm's own registry signature, ECDSA P-256 by NPM_SIGNING_KEY
+ * (npm/signatures.ts), when the registry has that key: never an Ed25519 entry, which npm cannot
+ * verify and which would break `npm audit signatures`.
  */
 
 import semverCompare from "semver/functions/compare.js";
 import semverPrerelease from "semver/functions/prerelease.js";
 import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sha256, sriFromHex, toHex, utf8 } from "../../core/index.js";
 import type { BundleDigest, PackumentRow } from "../storage/meta.js";
+import { storedNpmSignature } from "./signatures.js";
 
 export { ABBREVIATED_TYPE } from "../../core/index.js";
 
@@ -53,7 +55,7 @@ const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
  * (packument-cache.ts): change it whenever what this module builds changes, or edge caches
  * keep serving the old shape until the package is next written.
  */
-export const PACKUMENT_FORMAT = 2;
+export const PACKUMENT_FORMAT = 3;
 
 /** Where a version's bundle is served: the native bundle route (routes/packages.ts). */
 export function bundlePath(name: string, version: string): string {
@@ -65,14 +67,16 @@ export function tarballPath(name: string, version: string): string {
   return `/${name}/-/${name.replace(/^@[^/]+\//, "")}-${version}.tgz`;
 }
 
-function versionDocument(row: PackumentRow, origin: string, abbreviated: boolean): Record<string, unknown> {
+function versionDocument(row: PackumentRow, origin: string, abbreviated: boolean, npmKeyid: string | null): Record<string, unknown> {
   const manifest = JSON.parse(row.manifest!) as unknown;
   if (!isPlainObject(manifest)) throw new TypeError("stored manifest is not a JSON object");
   if (abbreviated ? row.bundleSha256 === null : row.bundle === null) throw new TypeError("bundle not read");
+  const signature = storedNpmSignature(row, npmKeyid);
   const dist = {
     tarball: `${origin}${tarballPath(row.name, row.version)}`,
     integrity: sriFromHex("sha512", row.sha512),
     shasum: row.sha1,
+    ...(signature ? { signatures: [signature] } : {}),
     countersign: abbreviated ? { url: `${origin}${bundlePath(row.name, row.version)}`, sha256: row.bundleSha256 } : (JSON.parse(row.bundle!) as unknown),
   };
   const doc: Record<string, unknown> = {};
@@ -128,25 +132,29 @@ function withLatest(tags: Record<string, string>, versions: string[]): Record<st
  * One version's document, or null if what is stored for it cannot be served (e.g. a manifest
  * stored before publish bounded its depth): one bad version must not take the package offline.
  */
-function safeVersionDocument(row: PackumentRow, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+function safeVersionDocument(row: PackumentRow, origin: string, abbreviated: boolean, npmKeyid: string | null): Record<string, unknown> | null {
   try {
     // (The abbreviated document does not parse the bundle, so only the full one checks it.)
     if (jsonTooDeep(row.manifest!) || (!abbreviated && row.bundle !== null && jsonTooDeep(row.bundle))) throw new RangeError("nested too deep");
     // (Bounded depth also means the packument's JSON.stringify cannot overflow on this version.)
-    return versionDocument(row, origin, abbreviated);
+    return versionDocument(row, origin, abbreviated, npmKeyid);
   } catch (err) {
     console.error(`packument: skipping ${row.name}@${row.version}, stored manifest unusable (${err instanceof Error ? err.name : typeof err})`);
     return null;
   }
 }
 
-/** Abbreviated: every npm row needs `bundleSha256` (completeBundleDigests); full: `bundle`. */
-export function buildPackument(rows: PackumentRow[], tags: Record<string, string>, origin: string, abbreviated: boolean): Record<string, unknown> | null {
+/**
+ * Abbreviated: every npm row needs `bundleSha256` (completeBundleDigests); full: `bundle`.
+ * `npmKeyid`: the current NPM_SIGNING_KEY's; only signatures by it are served (`dist.signatures`),
+ * so rows should first go through completeNpmSignatures. Null: no `dist.signatures` at all.
+ */
+export function buildPackument(rows: PackumentRow[], tags: Record<string, string>, origin: string, abbreviated: boolean, npmKeyid: string | null = null): Record<string, unknown> | null {
   const versions: Record<string, unknown> = {};
   const npmRows: PackumentRow[] = [];
   for (const row of rows) {
     if (row.manifest === null) continue;
-    const doc = safeVersionDocument(row, origin, abbreviated);
+    const doc = safeVersionDocument(row, origin, abbreviated, npmKeyid);
     if (!doc) continue;
     versions[row.version] = doc;
     npmRows.push(row);

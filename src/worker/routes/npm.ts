@@ -13,13 +13,14 @@ import semverValid from "semver/functions/valid.js";
 import { isPlainObject, namespaceOf } from "../../core/index.js";
 import { findArtifact, matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, checkPublishScope, requireToken } from "../auth.js";
-import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
+import { registryOrigin, waitUntil, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, handleError, notFound } from "../errors.js";
 import { readBounded } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { ABBREVIATED_TYPE, buildPackument, tarballPath } from "../npm/packument.js";
 import { servePackument } from "../npm/packument-cache.js";
 import { checkNpmPublishBody } from "../npm/publish-body.js";
+import { completeNpmSignatures } from "../npm/signatures.js";
 import { checkTag } from "../publish.js";
 import { requireRead } from "./packages.js";
 
@@ -27,6 +28,18 @@ export const npmRoutes = new Hono<AppEnv>();
 npmRoutes.onError((err, c) => handleError(err, c, "npm"));
 
 npmRoutes.get("/-/ping", (c) => c.json({}));
+
+/**
+ * The keys `npm audit signatures` verifies `dist.signatures` with, in npm's format: the
+ * NPM_SIGNING_KEY's public key, or an empty list when the registry has none (npm then audits
+ * nothing here, exactly as for a 404). Public, whatever READ_ACCESS: it is a public key, and the
+ * signed identity document lists it too (`npmKeys`), which is how a consumer ties it to the
+ * registry's pinned Ed25519 fingerprint.
+ */
+npmRoutes.get("/-/npm/v1/keys", async (c) => {
+  const signer = await c.var.deps.npmSigner();
+  return c.json({ keys: signer ? [signer.registryKey] : [] }, 200, { "Cache-Control": "public, max-age=60" });
+});
 
 npmRoutes.get("/-/whoami", async (c) => {
   const token = await requireToken(c.var.deps.meta, bearerToken(c));
@@ -140,8 +153,11 @@ npmRoutes.on("GET", namePaths("", "/:version"), async (c) => {
   const name = nameParam(c);
   await requireRead(c);
   const spec = c.req.param("version")!;
+  const npm = await c.var.deps.npmSigner();
   const { versions, tags } = await c.var.deps.meta.packumentSource(name, false);
-  const packument = buildPackument(versions, tags, registryOrigin(c), false) as { versions: Record<string, unknown>; "dist-tags": Record<string, string> } | null;
+  const signatures = await completeNpmSignatures(versions, npm);
+  if (signatures.length) waitUntil(c, c.var.deps.meta.rememberNpmSignatures(signatures));
+  const packument = buildPackument(versions, tags, registryOrigin(c), false, npm?.keyid ?? null) as { versions: Record<string, unknown>; "dist-tags": Record<string, string> } | null;
   const version = packument?.versions[spec] ?? packument?.versions[packument["dist-tags"][spec] ?? ""];
   if (!version) throw notFound(`${name}@${spec.slice(0, 64)} does not exist`);
   return c.json(version);

@@ -49,7 +49,7 @@ packageRoutes.on("PUT", namePaths("/packages", "/:version"), async (c) => {
   const deps = c.var.deps;
   const length = c.req.header("content-length");
   const { bundle, row, logged } = await publishVersion(
-    { meta: deps.meta, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log() },
+    { meta: deps.meta, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log(), npmSigner: deps.npmSigner },
     {
       name: nameParam(c),
       version: c.req.param("version")!,

@@ -20,6 +20,7 @@ interface VersionRecord {
   manifest: string | null;
   published_at: string;
   deprecated: string | null;
+  npm_signature: string | null;
 }
 
 interface KeyRecord {
@@ -40,7 +41,7 @@ interface TokenRecord {
   revoked_at: string | null;
 }
 
-const VERSION_COLUMNS = "name, version, namespace, sequence, size, sha256, sha512, sha1, publisher_keyid, bundle, manifest, published_at, deprecated";
+const VERSION_COLUMNS = "name, version, namespace, sequence, size, sha256, sha512, sha1, publisher_keyid, bundle, manifest, published_at, deprecated, npm_signature";
 
 const toVersion = (r: VersionRecord): VersionRow => ({
   name: r.name,
@@ -56,6 +57,7 @@ const toVersion = (r: VersionRecord): VersionRow => ({
   manifest: r.manifest,
   publishedAt: r.published_at,
   deprecated: r.deprecated,
+  npmSignature: r.npm_signature ?? null,
 });
 
 const toKey = (r: KeyRecord): PublisherKeyRow => ({
@@ -251,9 +253,9 @@ export function d1MetaStore(db: D1Database): MetaStore {
                ?5, ?6,
                CASE WHEN NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?7
                  AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(?14, 'now'), '-${BLOB_CLAIM_SECONDS} seconds')) THEN ?7 END,
-               ?8, ?9, ?10, ?11, ?12, ?13)`,
+               ?8, ?9, ?10, ?11, ?12, ?13, ?15)`,
           )
-          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null),
+          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null, row.npmSignature ?? null),
       ];
       if (tag?.tag === "latest") {
         // `latest` only moves forward, decided inside the batch against what is stored now, so
@@ -438,7 +440,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
         db.prepare("SELECT revision FROM package_revisions WHERE name = ?1").bind(name),
         db
           .prepare(
-            `SELECT v.name, v.version, v.namespace, v.sequence, v.size, v.sha256, v.sha512, v.sha1, v.publisher_keyid, v.manifest, v.published_at, v.deprecated,
+            `SELECT v.name, v.version, v.namespace, v.sequence, v.size, v.sha256, v.sha512, v.sha1, v.publisher_keyid, v.manifest, v.published_at, v.deprecated, v.npm_signature,
                COALESCE(c.n, 0) AS review_count, CASE WHEN ${known} THEN d.sha256 END AS bundle_sha256, ${bundle} AS bundle
              FROM versions AS v
              LEFT JOIN (SELECT version, COUNT(*) AS n FROM reviews WHERE name = ?1 GROUP BY version) AS c ON c.version = v.version
@@ -471,6 +473,20 @@ export function d1MetaStore(db: D1Database): MetaStore {
         })),
         tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
       };
+    },
+
+    async rememberNpmSignatures(signatures) {
+      if (signatures.length === 0) return;
+      // One statement whatever the count; a version that already has a signature by that key
+      // (another build got there first) is left alone, so its revision does not move twice.
+      await db
+        .prepare(
+          `UPDATE versions SET npm_signature = json_extract(j.value, '$[2]') FROM json_each(?1) AS j
+           WHERE versions.name = json_extract(j.value, '$[0]') AND versions.version = json_extract(j.value, '$[1]') AND versions.manifest IS NOT NULL
+             AND (versions.npm_signature IS NULL OR json_extract(versions.npm_signature, '$.keyid') IS NOT json_extract(j.value, '$[3]'))`,
+        )
+        .bind(JSON.stringify(signatures.map((s) => [s.name, s.version, s.signature, s.keyid])))
+        .run();
     },
 
     async rememberBundleDigests(digests) {

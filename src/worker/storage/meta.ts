@@ -48,6 +48,11 @@ export interface VersionRow {
   manifest: string | null;
   publishedAt: string;
   deprecated: string | null;
+  /**
+   * npm versions: `dist.signatures[0]` as JSON `{"keyid","sig"}`, by NPM_SIGNING_KEY (signed at
+   * publish, written with the row; migrations/0006). Null: not signed (yet), or not npm.
+   */
+  npmSignature?: string | null;
   /** Review envelopes (JSON), oldest first; filled by reads, ignored by commitVersion. */
   reviews?: string[];
 }
@@ -141,6 +146,11 @@ export interface MetaStore {
    * remembered for its current reviews.
    */
   packumentSource(name: string, lean: boolean): Promise<PackumentSource>;
+  /**
+   * Stores npm signatures made by a packument build for versions that had none by `keyid` (the
+   * backfill: versions published before NPM_SIGNING_KEY existed, or under an earlier key).
+   */
+  rememberNpmSignatures(signatures: NpmSignatureUpdate[]): Promise<void>;
   /** Remembers the SHA-256 of served bundles, each with the review count it was computed for. */
   rememberBundleDigests(digests: BundleDigest[]): Promise<void>;
 }
@@ -174,4 +184,13 @@ export interface BundleDigest {
   /** The review count of the version when its bundle was hashed. */
   reviews: number;
   sha256: string;
+}
+
+export interface NpmSignatureUpdate {
+  name: string;
+  version: string;
+  /** The key that made it: a version already signed by this key is not overwritten. */
+  keyid: string;
+  /** JSON `{"keyid","sig"}`. */
+  signature: string;
 }
