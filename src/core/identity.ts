@@ -43,7 +43,9 @@ const IdentityNpmKey = z.strictObject({
   key: z.string().check(z.maxLength(256)),
 });
 
-const IdentitySchema = z.strictObject({
+// Not strict at the top: fields a newer registry adds are ignored (and dropped), so its documents
+// open in older clients; every field this version knows is checked strictly.
+const IdentitySchema = z.object({
   type: z.literal(IDENTITY_TYPE),
   name: z.string().check(z.minLength(1), z.maxLength(128)),
   origin: z.string(),
