@@ -16,6 +16,7 @@ import { identity } from "./commands/identity.js";
 import { init } from "./commands/init.js";
 import { inspect } from "./commands/inspect.js";
 import { keygen, registryKeygen } from "./commands/keys.js";
+import { monitor } from "./commands/monitor.js";
 import { pin } from "./commands/pin.js";
 import { publish } from "./commands/publish.js";
 import { review } from "./commands/review.js";
@@ -25,7 +26,7 @@ import { DEFAULT_TIMEOUT_SECONDS, parseTimeoutSeconds, setTimeoutSeconds } from 
 import { didYouMean } from "./suggest.js";
 import { VERSION } from "./version.js";
 
-const COMMANDS: Command[] = [keygen, publish, init, pin, verify, add, fetchArtifact, verifyArtifact, inspect, review, identity, admin, registryKeygen];
+const COMMANDS: Command[] = [keygen, publish, init, pin, verify, add, fetchArtifact, verifyArtifact, monitor, inspect, review, identity, admin, registryKeygen];
 
 const GLOBAL_HELP = [
   "options of every command:",

@@ -40,8 +40,11 @@ export interface Bundle {
   countersignature: Envelope;
 }
 
-/** The cryptographic layers, and "policy" for the consumer's governance rules (policy.ts). */
-export type Layer = "integrity" | "publisher" | "registry" | "binding" | "policy";
+/**
+ * The cryptographic layers, "policy" for the consumer's governance rules (policy.ts), and "log"
+ * for the registry's transparency log (the client's checks: inclusion and a consistent view).
+ */
+export type Layer = "integrity" | "publisher" | "registry" | "binding" | "policy" | "log";
 
 export type FailureCode =
   | "invalid_request"
@@ -60,7 +63,17 @@ export type FailureCode =
   | "bad_publisher_signature"
   | "digest_mismatch"
   | "size_mismatch"
-  | "policy_rejected";
+  | "policy_rejected"
+  /** The countersignature's entry is not provable in the registry's log at its sequence number. */
+  | "not_in_log"
+  /** Two checkpoints signed by the registry's key that cannot both be true: a split view or a rewritten log. */
+  | "split_view"
+  /** A checkpoint (served, stored or in a tlog-proof) that does not open under the registry's log key. */
+  | "bad_checkpoint"
+  /** The log serves tiles or entry bundles that do not match its own signed checkpoint. */
+  | "bad_tiles"
+  /** No checkpoint covering the entry carries the witness cosignatures the pins require. */
+  | "witness_quorum";
 
 export interface VerifyFailure {
   layer: Layer;

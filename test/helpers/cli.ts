@@ -1,15 +1,25 @@
 /** Runs the built client (dist/countersign.mjs) as a user would, with a time limit. */
 
 import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CLI } from "./paths.js";
+
+/**
+ * Where the client keeps the transparency logs' last checkpoints in tests: one directory per test
+ * file, never the user's. Test registries that share a key (npm start's .dev.vars) run different
+ * logs, which one machine's stored view would rightly call a split view.
+ */
+const LOG_STATE_DIR = mkdtempSync(join(tmpdir(), "countersign-log-state-"));
 
 /**
  * The environment without the `npm_config_*` variables that an outer `npm test` exports: they
  * would override the consumer project's own .npmrc, which is what each scenario is about.
  */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
+  const env: NodeJS.ProcessEnv = { COUNTERSIGN_LOG_STATE_DIR: LOG_STATE_DIR };
   for (const [key, value] of Object.entries(process.env)) if (!/^npm_(config|package|lifecycle)_/i.test(key)) env[key] = value;
   return { ...env, ...extra };
 }

@@ -35,9 +35,11 @@ export function migrationStatements(): string[] {
     );
 }
 
-export async function startRegistry(options: { name?: string; key?: KeyPair; vars?: Record<string, string> } = {}): Promise<TestRegistry> {
+/** `port`: listen there (its origin is known before it starts, e.g. for a witness to be told its log key). */
+export async function startRegistry(options: { name?: string; key?: KeyPair; vars?: Record<string, string>; port?: number } = {}): Promise<TestRegistry> {
   const key = options.key ?? (await generateKeyPair());
   const adminToken = `cs_admin_test_${Math.random().toString(36).slice(2)}`;
+  if (options.port !== undefined) return startOn(options.port, key, adminToken, options);
   // The registry signs only with REGISTRY_ORIGIN set, so its port is chosen first; a port taken
   // in between (another process got it) is retried with a fresh one.
   for (let attempt = 1; ; attempt++) {

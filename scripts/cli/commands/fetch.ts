@@ -1,8 +1,11 @@
 /**
  * @module
  * `fetch`: download an artifact and its provenance bundle and verify them against a pinned
- * fingerprint; the file is written only if every layer passes. `verify-artifact` does the same
- * offline for bytes and a bundle already on disk.
+ * fingerprint, then find the countersignature in the registry's transparency log (its
+ * tlog-proof, or a proof from the log's tiles) with the log consistent with the checkpoint this
+ * machine stored last; the file is written only if every layer passes. `verify-artifact` does the
+ * same offline for bytes and a bundle already on disk: of the log, only the bundle's tlog-proof
+ * (if it has one) and, against a stored checkpoint of the same size, equal roots.
  */
 
 import { randomBytes } from "node:crypto";
@@ -14,11 +17,23 @@ import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArgu
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
 import { encodeName, limitOf, registryBase, request, requestJson, TRANSFER_TIMEOUT_MS } from "../http.js";
+import { checkBundleOffline, checkBundleOnline } from "../log/check.js";
+import { describeCheckpoint } from "../log/reader.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
 
-function report(values: Values, result: { ok: true; value: Verified } | { ok: false; error: VerifyFailure }, where: string): number {
-  if (!result.ok) throw new CliError(describeFailure(result.error), EXIT.rejected, { verified: false, failure: result.error });
+/** What the log check found, for the report: one line and the JSON `log` field. */
+interface LogLine {
+  line: string;
+  json: Record<string, unknown>;
+}
+
+function rejected(result: { ok: false; error: VerifyFailure }): never {
+  throw new CliError(describeFailure(result.error), EXIT.rejected, { verified: false, failure: result.error });
+}
+
+function report(values: Values, result: { ok: true; value: Verified } | { ok: false; error: VerifyFailure }, where: string, log: LogLine): number {
+  if (!result.ok) rejected(result);
   const v = result.value;
   emit(
     values,
@@ -27,8 +42,9 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
       `  integrity  sha512 matches the digest signed by publisher and registry (${v.size} bytes)`,
       `  publisher  ${v.publisher.keyid}, enrolled in ${v.namespace}`,
       `  registry   ${v.registry.keyid} (${v.registry.origin}), pinned; sequence ${v.sequence}, ${v.publishedAt}`,
+      `  log        ${log.line}`,
     ],
-    { verified: true, path: where, ...v },
+    { verified: true, path: where, ...v, log: log.json },
   );
   return 0;
 }
@@ -50,7 +66,10 @@ export async function download(url: string, path: string): Promise<FileDigests> 
 export const fetchArtifact: Command = {
   name: "fetch",
   summary: "download name@version with its provenance and verify it against a pinned fingerprint",
-  usage: "countersign fetch <name@version> --registry URL --fingerprint SHA256:... [--out FILE] [--bundle-out FILE] [--json]",
+  usage:
+    "countersign fetch <name@version> --registry URL --fingerprint SHA256:... [--out FILE] [--bundle-out FILE] [--json]\n" +
+    "  the countersignature must be in the registry's transparency log, consistent with the checkpoint stored last\n" +
+    "  (config directory, checkpoints/; COUNTERSIGN_LOG_STATE_DIR); exit 3 when the registry or its log is unreachable",
   options: { ...REGISTRY_OPTION, fingerprint: { type: "string" }, out: { type: "string", short: "o" }, "bundle-out": { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
@@ -64,12 +83,16 @@ export const fetchArtifact: Command = {
     try {
       const digests = await download(`${base}/artifact`, partial);
       const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [pinned] });
-      if (result.ok) {
-        renameSync(partial, out);
-        const bundleOut = str(values, "bundle-out");
-        if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(bundle, null, 2)}\n`);
-      }
-      return report(values, result, out);
+      if (!result.ok) rejected(result);
+      // The transparency log: throws (exit 1, or 3 when the log cannot be read) before anything is written.
+      const logged = await checkBundleOnline(registry, bundle, result.value);
+      renameSync(partial, out);
+      const bundleOut = str(values, "bundle-out");
+      if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(bundle, null, 2)}\n`);
+      return report(values, result, out, {
+        line: `entry ${logged.index} of the registry's transparency log (${logged.via === "tlog-proof" ? "its tlog-proof" : "proved from the log's tiles"}, ${describeCheckpoint(logged.checkpoint)}), consistent with the checkpoint stored last`,
+        json: { checked: true, index: logged.index, via: logged.via, checkpoint: { origin: logged.checkpoint.origin, size: logged.checkpoint.size } },
+      });
     } finally {
       rmSync(partial, { force: true });
     }
@@ -79,7 +102,10 @@ export const fetchArtifact: Command = {
 export const verifyArtifact: Command = {
   name: "verify-artifact",
   summary: "verify a downloaded artifact and its bundle offline, against a pinned fingerprint",
-  usage: "countersign verify-artifact <name@version> --file FILE --bundle BUNDLE.json --fingerprint SHA256:... [--json]",
+  usage:
+    "countersign verify-artifact <name@version> --file FILE --bundle BUNDLE.json --fingerprint SHA256:... [--json]\n" +
+    "  offline: of the transparency log, checks the bundle's tlog-proof (if it has one) under the registry key, and\n" +
+    "  against a checkpoint this machine stored of the same size; consistency with other sizes needs `fetch` or `verify`",
   options: { file: { type: "string" }, bundle: { type: "string" }, fingerprint: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
@@ -96,6 +122,20 @@ export const verifyArtifact: Command = {
     const digests = await hashFile(file).catch(() => {
       throw usageError(`cannot read ${file}`);
     });
-    return report(values, await verifyBundle({ name, version, artifact: digests, bundle, pinned: [pinned] }), file);
+    const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [pinned] });
+    if (!result.ok) rejected(result);
+    // Offline: the bundle's tlog-proof only (throws, exit 1, if it fails); consistency needs the network.
+    const logged = await checkBundleOffline(bundle, result.value);
+    return report(
+      values,
+      result,
+      file,
+      logged.checked
+        ? {
+            line: `entry ${logged.index} of ${describeCheckpoint(logged.checkpoint)} by its tlog-proof, checked offline under the registry key${logged.stored === "same tree" ? "; the same tree as the checkpoint stored on this machine" : ""} (consistency with other checkpoints needs the network: countersign fetch or verify)`,
+            json: { checked: true, offline: true, index: logged.index, via: "tlog-proof", checkpoint: { origin: logged.checkpoint.origin, size: logged.checkpoint.size }, stored: logged.stored },
+          }
+        : { line: `not checked: ${logged.reason} (offline; countersign fetch checks the log online)`, json: { checked: false, offline: true, reason: logged.reason } },
+    );
   },
 };

@@ -19,7 +19,7 @@ import { loadPins } from "../pins-file.js";
 import { readReceipt, writeReceipt } from "../receipts.js";
 import { specKey } from "../registry-client.js";
 import { planEntry, type Planned } from "./plan.js";
-import { findProvenance, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
+import { findProvenance, type LogInclusionReport, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
 import { verdictFor } from "./unchanged.js";
 
 export type PackageStatus = "verified" | "unverified" | "failed" | "unavailable";
@@ -38,6 +38,8 @@ export interface PackageReport {
   /** The pinned registry (pins name) that vouches for it. */
   registry?: string;
   verified?: Verified;
+  /** For verified packages: where the registry's transparency log proved the countersignature. */
+  log?: LogInclusionReport;
   failure?: VerifyFailure;
   /** For unverified packages: the rule that allowed them. */
   rule?: string;
@@ -199,7 +201,7 @@ function toReport(plan: Planned, outcome: ProvenanceOutcome | undefined): Packag
     case "check": {
       const base = { ...baseReport(entry, plan.namespace), registry: plan.pin.registry };
       if (!outcome) throw new Error("a planned check has no outcome");
-      if (outcome.status === "verified") return { ...base, status: "verified", verified: outcome.verified };
+      if (outcome.status === "verified") return { ...base, status: "verified", verified: outcome.verified, ...(outcome.log ? { log: outcome.log } : {}) };
       if (outcome.status === "failed") return { ...base, status: "failed", failure: { ...outcome.failure, message: `${outcome.failure.message}, at ${entry.location} in ${entry.lockfile}` } };
       return { ...base, status: "unavailable", message: outcome.message };
     }

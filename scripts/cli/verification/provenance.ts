@@ -16,12 +16,23 @@
  * - else, if a place could not be reached, the package is "unavailable" (exit 3: an outage is
  *   not an attack, and it is not a pass either);
  * - else no place has one: `binding not_countersigned`.
+ *
+ * Last, the transparency log (log/check.ts), per pinned registry: every verified bundle's
+ * countersignature must be in the registry's log at its sequence number (its tlog-proof, or a
+ * proof from the log's tiles), and the log must be consistent with the checkpoints seen before
+ * (stored in the user's config directory). Where the pins require witnesses, inclusion counts
+ * only in a checkpoint cosigned by their quorum. A package that fails there fails at layer
+ * "log"; a log that cannot be read makes its registry's packages "unavailable" (exit 3), never
+ * verified.
  */
 
-import type { Policy, Verified, VerifyFailure } from "../../../src/core/index.js";
-import { CliError } from "../errors.js";
+import { countersignatureEntry, logOrigin, logVerifier, newCosignatureVerifier, verifyTlogProof, type NoteVerifier, type Policy, type Verified, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
+import { CliError, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
 import { RegistryClient, specKey, type Spec } from "../registry-client.js";
+import { checkLog, registryOfBundle, type ItemOutcome, type LogItem } from "../log/check.js";
+import { LogReader } from "../log/reader.js";
+import { checkpointStore, type CheckpointStore } from "../log/store.js";
 import { judge } from "./judge.js";
 import type { RegistryPin } from "./plan.js";
 
@@ -39,8 +50,15 @@ export interface ProvenanceRequest {
   previousPublisher?: string | undefined;
 }
 
+/** Where the log proved a verified package: its index and the checkpoint (tree size) that includes it. */
+export interface LogInclusionReport {
+  index: number;
+  checkpoint: number;
+  via: "tlog-proof" | "tiles";
+}
+
 export type ProvenanceOutcome =
-  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string }
+  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string; log?: LogInclusionReport }
   | { status: "failed"; failure: VerifyFailure }
   | { status: "unavailable"; message: string };
 
@@ -59,6 +77,8 @@ export interface ProvenanceOptions {
   token: string | undefined;
   /** Called each time a request settles (for the progress line). */
   onProgress?: (settled: number, total: number) => void;
+  /** Where the last accepted checkpoints are kept (default: the user's config directory, log/store.ts). */
+  checkpoints?: CheckpointStore;
 }
 
 export async function findProvenance(requests: ProvenanceRequest[], options: ProvenanceOptions): Promise<ProvenanceOutcome[]> {
@@ -152,7 +172,119 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
       }),
     );
   }
+  await checkLogs(requests, outcomes, options);
   return outcomes;
+}
+
+/** The cosignature verifiers of a pinned witness policy; a key that does not parse is a usage error (the pins file is wrong). */
+export async function witnessVerifiers(policy: WitnessPolicy | undefined): Promise<NoteVerifier[]> {
+  const verifiers: NoteVerifier[] = [];
+  for (const vkey of policy?.keys ?? []) {
+    const verifier = await newCosignatureVerifier(vkey);
+    if (!verifier.ok) throw usageError(`countersign.json: witness key ${vkey.slice(0, 120)}: ${verifier.error}`);
+    verifiers.push(verifier.value);
+  }
+  return verifiers;
+}
+
+/**
+ * The log check of every verified outcome, one log per pinned registry URL and registry key:
+ * a failure replaces the outcome (layer "log"), an unreadable log makes it unavailable.
+ */
+export async function checkLogs(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], options: Pick<ProvenanceOptions, "token" | "checkpoints">): Promise<void> {
+  const groups = new Map<string, { base: string; keyid: string; origin: string; witnesses: WitnessPolicy | undefined; indexes: number[] }>();
+  outcomes.forEach((outcome, i) => {
+    if (outcome?.status !== "verified") return;
+    const { pin } = requests[i]!;
+    const base = registryBase(pin.url);
+    const { keyid, origin } = outcome.verified.registry;
+    const key = `${base} ${keyid} ${origin} ${JSON.stringify(pin.witnesses ?? null)}`;
+    const group = groups.get(key) ?? { base, keyid, origin, witnesses: pin.witnesses, indexes: [] };
+    group.indexes.push(i);
+    groups.set(key, group);
+  });
+  const store = options.checkpoints ?? checkpointStore();
+  const logFailure = (i: number, problem: { code: VerifyFailure["code"]; message: string; expected?: string; actual?: string }): ProvenanceOutcome => {
+    const request = requests[i]!;
+    const { expected, actual } = problem;
+    return {
+      status: "failed",
+      failure: {
+        layer: "log",
+        code: problem.code,
+        message: problem.message,
+        name: request.spec.name,
+        version: request.spec.version,
+        namespace: request.namespace,
+        ...(expected === undefined ? {} : { expected }),
+        ...(actual === undefined ? {} : { actual }),
+      },
+    };
+  };
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      const first = outcomes[group.indexes[0]!] as Extract<ProvenanceOutcome, { status: "verified" }>;
+      const key = registryOfBundle(first.bundle);
+      const witnesses = await witnessVerifiers(group.witnesses);
+      const quorum = group.witnesses?.quorum ?? 0;
+      const items: LogItem[] = group.indexes.map((i) => {
+        const outcome = outcomes[i] as Extract<ProvenanceOutcome, { status: "verified" }>;
+        return { bundle: outcome.bundle, sequence: outcome.verified.sequence, label: specKey(requests[i]!.spec) };
+      });
+      // The log authenticates itself (every hash read is proved against a checkpoint signed by the
+      // pinned key), so it may be read from anywhere: the pinned URL, else the origin the
+      // countersignature names (a plain mirror passes npm's requests only). The token goes to the
+      // pinned URL only.
+      const bases = [...new Set([group.base, registryBase(group.origin)])];
+      let result: Awaited<ReturnType<typeof checkLog>> | undefined;
+      for (const base of bases) {
+        const reader = key && (await LogReader.create({ base, registryOrigin: group.origin, publicKey: key.publicKey, token: base === group.base ? options.token : undefined, witnesses, quorum }));
+        if (!reader?.ok) {
+          for (const i of group.indexes) outcomes[i] = logFailure(i, { code: "bad_checkpoint", message: `no transparency log key for ${group.origin}${reader ? `: ${reader.error}` : ""}` });
+          return;
+        }
+        result = await checkLog(reader.value, group.keyid, store, items);
+        if (result.group?.kind !== "outage") break;
+      }
+      // No log reachable: with a witness quorum pinned, a tlog-proof whose checkpoint the quorum
+      // cosigned is enough (the witnesses checked that checkpoint extends the log they saw: the
+      // split-view defence this client cannot run itself right now); without one, unavailable.
+      if (result?.group?.kind === "outage" && quorum > 0 && key) {
+        const offline = await witnessedOffline(items, { origin: group.origin, publicKey: key.publicKey, witnesses, quorum });
+        if (offline) result = { items: offline };
+      }
+      if (!result) return;
+      group.indexes.forEach((i, k) => {
+        const item = result.items[k];
+        const outcome = outcomes[i] as Extract<ProvenanceOutcome, { status: "verified" }>;
+        if (item && !item.ok) outcomes[i] = logFailure(i, item.problem);
+        else if (result.group?.kind === "rejected") outcomes[i] = logFailure(i, result.group.problem);
+        else if (result.group?.kind === "outage") outcomes[i] = { status: "unavailable", message: `could not verify ${specKey(requests[i]!.spec)}: ${result.group.message}` };
+        else if (item?.ok) outcome.log = { index: item.index, checkpoint: item.checkpoint.size, via: item.via };
+        else outcomes[i] = logFailure(i, { code: "not_in_log", message: "the log check did not reach this package" });
+      });
+    }),
+  );
+}
+
+/**
+ * Each item's tlog-proof checked offline against the registry's log key, counting only a
+ * checkpoint cosigned by `quorum` of the pinned witnesses; undefined unless every item passes.
+ */
+async function witnessedOffline(items: LogItem[], log: { origin: string; publicKey: Uint8Array; witnesses: NoteVerifier[]; quorum: number }): Promise<ItemOutcome[] | undefined> {
+  const verifier = await logVerifier(log.origin, log.publicKey);
+  if (!verifier.ok) return undefined;
+  const out: ItemOutcome[] = [];
+  for (const item of items) {
+    const proof = (item.bundle as { tlogProof?: unknown } | null)?.tlogProof;
+    const entry = countersignatureEntry((item.bundle as { countersignature: { payload: string } }).countersignature);
+    if (typeof proof !== "string" || !entry.ok) return undefined;
+    const proved = await verifyTlogProof(proof, entry.value, { origin: logOrigin(log.origin), verifier: verifier.value, witnesses: log.witnesses });
+    if (!proved.ok || proved.value.index !== item.sequence) return undefined;
+    if (new Set(proved.value.cosignatures.map((c) => `${c.name}+${c.keyHash}`)).size < log.quorum) return undefined;
+    out.push({ ok: true, index: item.sequence, checkpoint: proved.value.checkpoint, via: "tlog-proof", witnessed: true });
+  }
+  return out;
 }
 
 function failedAt(request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string, extra: Partial<VerifyFailure> = {}): ProvenanceOutcome {

@@ -213,8 +213,10 @@ export async function hashFromTile(data: Uint8Array, offset: number, span: numbe
  * A HashReader for a tree of size n that reads tiles: each tile once per call, each hash from the
  * tile that tree size implies (partial tiles at the right edge). Throws if a stored hash is not in
  * the tree or a tile has the wrong size; the hashes are not authenticated (see the module doc).
+ * `spanHash` computes the subtree over a run of tile hashes (default `hashFromTile`; the client
+ * passes a synchronous native one).
  */
-export function tileHashReader(n: number, tiles: TileReader): HashReader {
+export function tileHashReader(n: number, tiles: TileReader, spanHash: (data: Uint8Array, offset: number, span: number) => MaybePromise<Hash> = hashFromTile): HashReader {
   return {
     async readHashes(indexes) {
       const locations = indexes.map((stored) => {
@@ -235,7 +237,7 @@ export function tileHashReader(n: number, tiles: TileReader): HashReader {
         }
         byPath.set(formatTilePath(tile), bytes);
       });
-      return Promise.all(locations.map(({ tile, offset, span }) => hashFromTile(byPath.get(formatTilePath(tile))!, offset, span)));
+      return Promise.all(locations.map(({ tile, offset, span }) => spanHash(byPath.get(formatTilePath(tile))!, offset, span)));
     },
   };
 }
