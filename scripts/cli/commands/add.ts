@@ -17,7 +17,7 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
 import semverValidRange from "semver/ranges/valid.js";
-import { checkPackageName, describeFailure, PINS_FILE, resolvePin } from "../../../src/core/index.js";
+import { checkPackageName, describeFailure, PINS_FILE, resolvePin, type PinRule, type Verified } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
@@ -28,6 +28,7 @@ import type { LockEntry, Manager } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
 import { RegistryClient } from "../registry-client.js";
 import { judge } from "../verification/judge.js";
+import { checkLogs, type ProvenanceOutcome } from "../verification/provenance.js";
 import { lockedSha512 } from "../verification/plan.js";
 import { readReceipt } from "../receipts.js";
 
@@ -233,6 +234,12 @@ export const add: Command = {
         skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
         continue;
       }
+      // And in the registry's transparency log, as verify will require (log/check.ts).
+      const logged = await logCheck({ name, version: candidate.version, namespace, rule, sha512: locked.sha512, bundle, verified: verdict.value, registry });
+      if (logged) {
+        skipped.push({ version: candidate.version, reason: logged });
+        continue;
+      }
       chosen = { version: candidate.version, integrity, sha512: locked.sha512 };
       break;
     }
@@ -310,3 +317,14 @@ export const add: Command = {
     return EXIT.ok;
   },
 };
+
+/** The log check of one verified candidate: undefined when it is in the log, else why not; an unreadable log is an outage (exit 3). */
+async function logCheck(input: { name: string; version: string; namespace: string; rule: Extract<PinRule, { kind: "registry" }>; sha512: string; bundle: unknown; verified: Verified; registry: string }): Promise<string | undefined> {
+  const { name, version, namespace, rule } = input;
+  const outcomes: ProvenanceOutcome[] = [{ status: "verified", verified: input.verified, bundle: input.bundle, source: input.registry, sha512: input.sha512 }];
+  const pin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
+  await checkLogs([{ spec: { name, version }, namespace, pin, sha512: input.sha512, locators: [] }], outcomes, { token: process.env.COUNTERSIGN_TOKEN });
+  const outcome = outcomes[0]!;
+  if (outcome.status === "unavailable") throw new CliError(outcome.message, EXIT.unavailable);
+  return outcome.status === "failed" ? describeFailure(outcome.failure) : undefined;
+}
