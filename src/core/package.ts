@@ -30,6 +30,10 @@ export const PACKAGE_ROOT = "package/";
 export const MAX_ENTRIES = 100_000;
 export const MAX_UNPACKED_BYTES = 1024 * 1024 * 1024;
 export const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** A README larger than this is not read into memory at publish (the packument then has none). */
+export const MAX_README_FILE_BYTES = 1024 * 1024;
+/** How much of a README is kept for the packument: the first 64 KiB of its UTF-8 text. */
+export const MAX_README_BYTES = 64 * 1024;
 
 /** One entry of a package, with its path relative to `package/`. */
 export interface PackageFile {
@@ -45,6 +49,27 @@ export interface PackageContents {
   manifest: Record<string, unknown>;
   /** Regular files and links, sorted by path (UTF-16 code unit order). Directories are omitted. */
   files: PackageFile[];
+  /**
+   * The package's README (a regular file at the package root named `README`, `README.md`,
+   * `readme.markdown`, … in any case; Markdown preferred, then the first by path), if it is at
+   * most MAX_README_FILE_BYTES: its text, cut to MAX_README_BYTES of UTF-8 (at a character
+   * boundary). Absent when there is none or it is larger.
+   */
+  readme?: { path: string; text: string };
+}
+
+/** Whether a root path names a README, and how much it is preferred (lower is better), or -1. */
+export function readmeRank(path: string): number {
+  if (!/^readme(\.[A-Za-z0-9]{1,16})?$/i.test(path)) return -1;
+  return /\.(md|markdown)$/i.test(path) ? 0 : 1;
+}
+
+/** A README's bytes as text, at most MAX_README_BYTES of UTF-8, cut at a character boundary. */
+export function readmeText(bytes: Uint8Array): string {
+  let end = Math.min(bytes.length, MAX_README_BYTES);
+  // Back off continuation bytes (10xxxxxx) so a multi-byte character is never cut in half.
+  if (end < bytes.length) while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return new TextDecoder("utf-8", { fatal: false, ignoreBOM: false }).decode(bytes.subarray(0, end));
 }
 
 /** Consumes a stream and returns its hex SHA-256. */
@@ -181,6 +206,7 @@ export async function readPackage(input: ReadableStream<Uint8Array>, hash: Strea
   const files = new Map<string, PackageFile>();
   const directories = new Set<string>();
   let manifestBytes: Uint8Array | undefined;
+  let readme: { path: string; rank: number; bytes: Uint8Array } | undefined;
   let count = 0;
   let unpacked = 0;
   const stop = async () => {
@@ -255,6 +281,11 @@ export async function readPackage(input: ReadableStream<Uint8Array>, hash: Strea
         }
         manifestBytes = new Uint8Array(await new Response(body).arrayBuffer());
         files.set(path, { path, size: header.size, sha256: await hash(new Blob([bufferSource(manifestBytes)]).stream()) });
+      } else if (header.size <= MAX_README_FILE_BYTES && readmeRank(path) >= 0 && (!readme || readmeRank(path) < readme.rank || (readmeRank(path) === readme.rank && path < readme.path))) {
+        // A README small enough to hold: read whole, hashed from memory (as package.json is).
+        const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+        files.set(path, { path, size: header.size, sha256: await hash(new Blob([bufferSource(bytes)]).stream()) });
+        readme = { path, rank: readmeRank(path), bytes };
       } else {
         files.set(path, { path, size: header.size, sha256: await hash(body) });
       }
@@ -286,5 +317,5 @@ export async function readPackage(input: ReadableStream<Uint8Array>, hash: Strea
     if (typeof record[field] !== "string") return fail(`package/package.json "${field}" is not a string`);
   }
   const sorted = [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return ok({ manifest: record, files: sorted });
+  return ok({ manifest: record, files: sorted, ...(readme ? { readme: { path: readme.path, text: readmeText(readme.bytes) } } : {}) });
 }

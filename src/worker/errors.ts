@@ -38,7 +38,17 @@ export function npmErrorBody(code: string, message: string, details: Record<stri
   return { error: message, code, ...details };
 }
 
-export function handleError(err: unknown, c: Context, style: ErrorStyle = "countersign"): Response {
+/**
+ * The error shape for a path: countersign's own for the native API (`/-/countersign/…`, the
+ * admin API and the log included) and the identity document; npm's everywhere else, since any
+ * other path is one an npm-style client may call (a route we do not serve included), and npm
+ * prints `body.error` as a string (an object prints as "[object Object]").
+ */
+export function errorStyleFor(path: string): ErrorStyle {
+  return path.startsWith("/-/countersign/") || path === "/-/countersign" || path.startsWith("/.well-known/") ? "countersign" : "npm";
+}
+
+export function handleError(err: unknown, c: Context, style: ErrorStyle = errorStyleFor(new URL(c.req.url).pathname)): Response {
   const body = style === "npm" ? npmErrorBody : errorBody;
   if (err instanceof ApiError) {
     const headers: Record<string, string> = err.status === 401 ? { "WWW-Authenticate": 'Bearer realm="countersign"' } : {};

@@ -12,11 +12,12 @@ import { badRequest } from "./errors.js";
 /**
  * Both URL shapes of `prefix/<name>suffix`. The one-segment shape matches only an escaped
  * scoped name or an unscoped one, so `/@acme/utils` can never be read as name `@acme` followed
- * by another segment, whatever order routes are registered in. (Hono matches the raw path and
- * decodes parameters afterwards.)
+ * by another segment, whatever order routes are registered in. At the root, nor a segment starting with
+ * "-" (no name does): npm's `/-/…` routes we do not serve are unknown routes, not bad names. (Hono
+ * matches the raw path and decodes parameters afterwards.)
  */
 export function namePaths(prefix: string, suffix = ""): string[] {
-  return [`${prefix}/:scope{@[^/%]+}/:base${suffix}`, `${prefix}/:name{(?:(?:@|%40)[^/]*%2[fF][^/]*|[^@/][^/]*)}${suffix}`];
+  return [`${prefix}/:scope{@[^/%]+}/:base${suffix}`, `${prefix}/:name{(?:(?:@|%40)[^/]*%2[fF][^/]*|${prefix === "" ? "[^@/-]" : "[^@/]"}[^/]*)}${suffix}`];
 }
 
 /** The package name from either shape, validated (400 `invalid_name` otherwise). */

@@ -259,6 +259,7 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
       publishedAt: now.toISOString(),
       deprecated: null,
       npmSignature,
+      readme: contents?.readme ?? null,
     };
     const outcome = await meta.commitVersion(row, tag, ctx.readAt);
     if (outcome === "committed") {
@@ -288,16 +289,16 @@ type PackageRead = Awaited<ReturnType<typeof readPackage>>;
  * The package.json and files of an npm tarball (whose name and version must be the published
  * ones), null for any other artifact. An npm tarball that breaks core/package.ts's rules is refused.
  */
-function npmContents(inspected: PromiseSettledResult<PackageRead>, req: PublishRequest): { manifest: Record<string, unknown>; files: FileEntry[] } | null {
+function npmContents(inspected: PromiseSettledResult<PackageRead>, req: PublishRequest): { manifest: Record<string, unknown>; files: FileEntry[]; readme: string | null } | null {
   if (inspected.status === "rejected") throw inspected.reason;
   const result = inspected.value;
   if ("notPackage" in result) return null;
   if (!result.ok) throw badRequest("malformed_package", `npm package: ${result.error}`);
-  const { manifest, files } = result.value;
+  const { manifest, files, readme } = result.value;
   if (manifest.name !== req.name || manifest.version !== req.version) {
     throw badRequest("manifest_mismatch", `package.json says ${String(manifest.name).slice(0, 100)}@${String(manifest.version).slice(0, 50)}, but this publishes ${req.name}@${req.version}`);
   }
-  return { manifest, files: fileEntries(files) };
+  return { manifest, files: fileEntries(files), readme: readme?.text ?? null };
 }
 
 /** Signed per-file digests must be exactly the tarball's, recomputed here. */

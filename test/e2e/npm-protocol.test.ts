@@ -74,7 +74,7 @@ describe("npm against countersign", () => {
   it("npm whoami, ping and search", async () => {
     const whoami = await npm(["whoami"], project);
     expect(whoami.code, whoami.stderr).toBe(0);
-    expect(whoami.stdout.trim()).toMatch(/^tok_/);
+    expect(whoami.stdout.trim()).toMatch(/^publish token for @acme \(tok_[A-Za-z0-9_-]+\)$/);
     expect((await npm(["ping"], project)).code).toBe(0);
     const search = await npm(["search", "tool", "--json"], project);
     expect(search.code, search.stderr).toBe(0);

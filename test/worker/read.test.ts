@@ -77,11 +77,17 @@ describe("GET /-/countersign/v1/packages/:name/:version/artifact", () => {
 });
 
 describe("routing and error hygiene", () => {
-  it("unknown routes are JSON 404s", async () => {
-    for (const [method, path] of [["GET", "/no/such/route/at/all"], ["POST", "/-/countersign/v1/packages/x"], ["DELETE", WELL_KNOWN_PATH]] as const) {
+  it("unknown routes are JSON 404s: countersign's shape under /-/countersign/ and /.well-known/, npm's elsewhere", async () => {
+    for (const [method, path] of [["POST", "/-/countersign/v1/packages/x"], ["DELETE", WELL_KNOWN_PATH], ["GET", "/-/countersign/v1/nothing"]] as const) {
       const res = await call(method, path);
       expect(res.headers.get("content-type")).toMatch(/^application\/json/);
       expect(await errorOf(res)).toMatchObject({ status: 404, code: "not_found" });
+    }
+    for (const [method, path] of [["GET", "/no/such/route/at/all"], ["POST", "/-/npm/v1/nothing"], ["GET", "/-/all"]] as const) {
+      const res = await call(method, path);
+      expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+      // npm prints `body.error` as a string: an object would print as "[object Object]".
+      expect({ status: res.status, ...((await res.json()) as object) }).toEqual({ status: 404, code: "not_found", error: expect.stringContaining(`no route for ${method} ${path}`) });
     }
   });
 

@@ -87,7 +87,7 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   if (digests.length) waitUntil(c, meta.rememberBundleDigests(digests));
   const signatures = await completeNpmSignatures(source.versions, npm);
   if (signatures.length) waitUntil(c, meta.rememberNpmSignatures(signatures));
-  const packument = buildPackument(source.versions, source.tags, origin, abbreviated, npmKeyid);
+  const packument = buildPackument(source.versions, source.tags, origin, abbreviated, npmKeyid, source);
   if (!packument) return null;
   const text = JSON.stringify(packument);
   const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;

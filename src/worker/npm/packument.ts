@@ -55,7 +55,22 @@ const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
  * (packument-cache.ts): change it whenever what this module builds changes, or edge caches
  * keep serving the old shape until the package is next written.
  */
-export const PACKUMENT_FORMAT = 3;
+export const PACKUMENT_FORMAT = 4;
+
+/**
+ * npm's person object for a publisher key: `name` is the key's label (the fingerprint when it
+ * has none), `email` the fingerprint, so npm prints `label <SHA256:…>` (`npm owner ls`, `npm
+ * view`). Labels are set by the registry's operators at enrolment and are public from here.
+ */
+export function keyPerson(keyid: string, label: string | null | undefined): { name: string; email: string } {
+  return { name: label || keyid, email: keyid };
+}
+
+/** What only the full document carries (PackumentSource's `readme` and `maintainers`). */
+export interface PackumentExtras {
+  readme?: { version: string; text: string } | null;
+  maintainers?: { keyid: string; label: string }[];
+}
 
 /** Where a version's bundle is served: the native bundle route (routes/packages.ts). */
 export function bundlePath(name: string, version: string): string {
@@ -85,7 +100,7 @@ function versionDocument(row: PackumentRow, origin: string, abbreviated: boolean
     const scripts = manifest.scripts as Record<string, unknown> | undefined;
     if (scripts && INSTALL_SCRIPTS.some((s) => typeof scripts[s] === "string")) doc.hasInstallScript = true;
   } else {
-    Object.assign(doc, manifest, { _id: `${row.name}@${row.version}` }, { countersign: provenanceSummary(row) });
+    Object.assign(doc, manifest, { _id: `${row.name}@${row.version}`, _npmUser: keyPerson(row.publisherKeyid, row.publisherLabel) }, { countersign: provenanceSummary(row) });
   }
   doc.name = row.name;
   doc.version = row.version;
@@ -149,7 +164,7 @@ function safeVersionDocument(row: PackumentRow, origin: string, abbreviated: boo
  * `npmKeyid`: the current NPM_SIGNING_KEY's; only signatures by it are served (`dist.signatures`),
  * so rows should first go through completeNpmSignatures. Null: no `dist.signatures` at all.
  */
-export function buildPackument(rows: PackumentRow[], tags: Record<string, string>, origin: string, abbreviated: boolean, npmKeyid: string | null = null): Record<string, unknown> | null {
+export function buildPackument(rows: PackumentRow[], tags: Record<string, string>, origin: string, abbreviated: boolean, npmKeyid: string | null = null, extras: PackumentExtras = {}): Record<string, unknown> | null {
   const versions: Record<string, unknown> = {};
   const npmRows: PackumentRow[] = [];
   for (const row of rows) {
@@ -171,6 +186,7 @@ export function buildPackument(rows: PackumentRow[], tags: Record<string, string
   const latest = versions[distTags.latest!] as Record<string, unknown> | undefined;
   const time: Record<string, string> = { created: npmRows[0]!.publishedAt, modified };
   for (const row of npmRows) time[row.version] = row.publishedAt;
+  const readme = extras.readme && extras.readme.version === distTags.latest ? extras.readme.text : undefined;
   return {
     _id: name,
     _rev: `${npmRows.length}-${npmRows.at(-1)!.sequence}`,
@@ -179,6 +195,8 @@ export function buildPackument(rows: PackumentRow[], tags: Record<string, string
     "dist-tags": distTags,
     versions,
     time,
+    ...(extras.maintainers ? { maintainers: extras.maintainers.map((k) => keyPerson(k.keyid, k.label)) } : {}),
+    ...(readme !== undefined ? { readme } : {}),
     ...(latest?.license !== undefined ? { license: latest.license } : {}),
     ...(latest?.repository !== undefined ? { repository: latest.repository } : {}),
   };

@@ -12,6 +12,7 @@ import { hashToken, newToken, requireAdmin } from "../auth.js";
 import type { AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
+import { TOKEN_DISPLAY_LENGTH } from "../npm/tokens.js";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -82,7 +83,7 @@ adminRoutes.post("/tokens", async (c) => {
   if (body.scope === "read" && namespaces.length > 0) throw badRequest("invalid_token_request", "read tokens read every namespace; omit namespaces");
   const { id, token } = newToken();
   const createdAt = c.var.deps.now().toISOString();
-  await c.var.deps.meta.createToken({ id, hash: await hashToken(token), scope: body.scope, namespaces, label: body.label ?? "", createdAt, revokedAt: null });
+  await c.var.deps.meta.createToken({ id, hash: await hashToken(token), scope: body.scope, namespaces, label: body.label ?? "", createdAt, revokedAt: null, prefix: token.slice(0, TOKEN_DISPLAY_LENGTH) });
   return c.json({ id, token, scope: body.scope, namespaces, label: body.label ?? "", createdAt, note: "store this token now: it is not shown again" }, 201, { "Cache-Control": "no-store" });
 });
 

@@ -17,10 +17,12 @@ import { registryOrigin, waitUntil, type AppContext, type AppEnv } from "../cont
 import { ApiError, badRequest, handleError, notFound } from "../errors.js";
 import { readBounded } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
-import { ABBREVIATED_TYPE, buildPackument, tarballPath } from "../npm/packument.js";
+import { ABBREVIATED_TYPE, buildPackument, keyPerson, tarballPath } from "../npm/packument.js";
 import { servePackument } from "../npm/packument-cache.js";
 import { checkNpmPublishBody } from "../npm/publish-body.js";
 import { completeNpmSignatures } from "../npm/signatures.js";
+import { unsupported } from "../npm/unsupported.js";
+import type { TokenRow } from "../storage/meta.js";
 import { checkTag } from "../publish.js";
 import { requireRead } from "./packages.js";
 
@@ -41,10 +43,28 @@ npmRoutes.get("/-/npm/v1/keys", async (c) => {
   return c.json({ keys: signer ? [signer.registryKey] : [] }, 200, { "Cache-Control": "public, max-age=60" });
 });
 
+/** What `npm whoami` prints for a token: its label; for an unlabelled one, what it is. */
+export function tokenUsername(token: TokenRow): string {
+  if (token.label) return token.label;
+  return token.scope === "publish" ? `publish token for ${token.namespaces.join(", ")} (${token.id})` : `read token (${token.id})`;
+}
+
 npmRoutes.get("/-/whoami", async (c) => {
   const token = await requireToken(c.var.deps.meta, bearerToken(c));
-  return c.json({ username: token.label || token.id });
+  return c.json({ username: tokenUsername(token) });
 });
+
+/** `homepage`, `repository` and `bugs` links from a package.json, when they are http(s) URLs. */
+function packageLinks(manifest: Record<string, unknown>): Record<string, string> {
+  const url = (value: unknown): string | null => {
+    const text = typeof value === "string" ? value : isPlainObject(value) && typeof value.url === "string" ? value.url : null;
+    const clean = text?.replace(/^git\+/, "").replace(/\.git$/, "") ?? null;
+    return clean && /^https?:\/\/[^\s]{1,2000}$/.test(clean) ? clean : null;
+  };
+  const links: Record<string, string> = {};
+  for (const [field, link] of [["homepage", url(manifest.homepage)], ["repository", url(manifest.repository)], ["bugs", url(manifest.bugs)]] as const) if (link) links[field] = link;
+  return links;
+}
 
 /** Bounds of `/-/v1/search`'s parameters; anything outside them is a 400, never clamped. */
 export const SEARCH_LIMITS = { text: 256, size: 250, from: 100_000 } as const;
@@ -65,9 +85,12 @@ npmRoutes.get("/-/v1/search", async (c) => {
   const size = integerParam(c, "size", 20, 1, SEARCH_LIMITS.size);
   const from = integerParam(c, "from", 0, 0, SEARCH_LIMITS.from);
   const { total, results } = await c.var.deps.meta.search(text, size, from);
+  const origin = registryOrigin(c);
   return c.json({
     objects: results.map((r) => {
       const manifest = JSON.parse(r.manifest) as Record<string, unknown>;
+      const person = keyPerson(r.publisherKeyid, r.publisherLabel);
+      const publisher = { username: person.name, email: person.email };
       return {
         package: {
           name: r.name,
@@ -76,10 +99,11 @@ npmRoutes.get("/-/v1/search", async (c) => {
           ...(typeof manifest.description === "string" ? { description: manifest.description } : {}),
           ...(Array.isArray(manifest.keywords) ? { keywords: manifest.keywords } : {}),
           date: r.publishedAt,
-          links: {},
-          // npm's search output maps over maintainers; publishers are keys here, not accounts.
-          maintainers: [],
-          publisher: { username: r.publisherKeyid },
+          // The packument (this registry has no package web page yet); never npmjs.com.
+          links: { npm: `${origin}/${r.name}`, ...packageLinks(manifest) },
+          // Publishers are keys here, not accounts: the key's label, and its fingerprint.
+          maintainers: [publisher],
+          publisher,
         },
         score: { final: 1, detail: { quality: 1, popularity: 1, maintenance: 1 } },
         searchScore: 1,
@@ -142,8 +166,13 @@ npmRoutes.on("GET", namePaths("", "/-/:file"), async (c) => {
   return serveArtifact(c, artifact, file);
 });
 
+const isStarCommand = (c: AppContext) => ["star", "unstar"].includes(c.req.header("npm-command") ?? "");
+
 /** Unpublishing would break immutability: refuse, and say what to do instead. */
-const immutable = () => {
+const immutable = (c: AppContext) => {
+  // npm owner add / rm write `maintainers` through this same route.
+  if (c.req.header("npm-command") === "owner") throw unsupported("owners");
+  if (isStarCommand(c)) throw unsupported("stars");
   throw new ApiError(405, "immutable", "versions are immutable on countersign and cannot be unpublished; deprecate them instead (npm deprecate)");
 };
 npmRoutes.on(["PUT", "DELETE"], namePaths("", "/-rev/:rev"), immutable);
@@ -187,6 +216,8 @@ npmRoutes.on("GET", namePaths(""), async (c) => {
 // PUT /<name>: npm publish (refused: unsigned) or a metadata update (npm deprecate).
 npmRoutes.on("PUT", namePaths(""), async (c) => {
   const name = nameParam(c);
+  // npm star / unstar PUT { _id, _rev, users }: refused whoever asks (npm names its command in a header).
+  if (isStarCommand(c)) throw unsupported("stars");
   await requirePublisher(c, name);
   const limit = Math.ceil((c.var.deps.config.maxArtifactBytes * 4) / 3) + 1024 * 1024;
   let body: unknown;
@@ -208,6 +239,8 @@ npmRoutes.on("PUT", namePaths(""), async (c) => {
     );
   }
 
+  if (body.users !== undefined && body.versions === undefined) throw unsupported("stars");
+  if (body.maintainers !== undefined && body.versions === undefined) throw unsupported("owners");
   // npm deprecate: the whole packument comes back with `deprecated` set on some versions.
   if (body.name !== name || !isPlainObject(body.versions)) throw badRequest("invalid_body", `expected the packument of ${name} with its versions`);
   const { versions } = await c.var.deps.meta.listVersions(name);

@@ -4,7 +4,7 @@
  * one statement or one `batch` (a single round trip, and a transaction for writes).
  */
 
-import type { CommitOutcome, MetaStore, PublisherKeyRow, TokenRow, VersionRow } from "./meta.js";
+import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
 
 interface VersionRecord {
   name: string;
@@ -39,7 +39,11 @@ interface TokenRecord {
   label: string;
   created_at: string;
   revoked_at: string | null;
+  created_by?: string | null;
+  prefix?: string;
 }
+
+const TOKEN_COLUMNS = "id, scope, namespaces, label, created_at, revoked_at, created_by, prefix";
 
 const VERSION_COLUMNS = "name, version, namespace, sequence, size, sha256, sha512, sha1, publisher_keyid, bundle, manifest, published_at, deprecated, npm_signature";
 
@@ -76,6 +80,8 @@ const toToken = (r: TokenRecord): TokenRow => ({
   label: r.label,
   createdAt: r.created_at,
   revokedAt: r.revoked_at,
+  createdBy: r.created_by ?? null,
+  prefix: r.prefix ?? "",
 });
 
 interface ReviewRecord {
@@ -176,7 +182,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
         .prepare("UPDATE publisher_keys SET revoked_at = ? WHERE namespace = ? AND keyid = ? AND revoked_at IS NULL")
         .bind(now, namespace, keyid)
         .run();
-      return res.meta.changes === 1 ? "revoked" : "not_found";
+      return res.meta.changes > 0 ? "revoked" : "not_found"; // > 0: the revision triggers' writes count too (migrations/0007)
     },
 
     async listKeys(namespace) {
@@ -190,29 +196,63 @@ export function d1MetaStore(db: D1Database): MetaStore {
 
     async createToken(row) {
       await db
-        .prepare("INSERT INTO tokens (id, hash, scope, namespaces, label, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-        .bind(row.id, row.hash, row.scope, JSON.stringify(row.namespaces), row.label, row.createdAt)
+        .prepare("INSERT INTO tokens (id, hash, scope, namespaces, label, created_at, prefix) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .bind(row.id, row.hash, row.scope, JSON.stringify(row.namespaces), row.label, row.createdAt, row.prefix ?? "")
         .run();
     },
 
+    async createDerivedToken(row) {
+      // One statement: the parent is checked live, and its live children counted, as the row is
+      // written (a revocation of the parent cannot slip in between and leave a live child).
+      const { results } = await db
+        .prepare(
+          `INSERT INTO tokens (id, hash, scope, namespaces, label, created_at, prefix, created_by)
+           SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+           WHERE EXISTS (SELECT 1 FROM tokens WHERE id = ?8 AND revoked_at IS NULL)
+             AND (SELECT COUNT(*) FROM tokens WHERE created_by = ?8 AND revoked_at IS NULL) < ?9
+           RETURNING id`,
+        )
+        .bind(row.id, row.hash, row.scope, JSON.stringify(row.namespaces), row.label, row.createdAt, row.prefix ?? "", row.createdBy, MAX_DERIVED_TOKENS)
+        .all();
+      if (results.length === 1) return "created";
+      const parent = await db.prepare("SELECT revoked_at FROM tokens WHERE id = ?").bind(row.createdBy).first<{ revoked_at: string | null }>();
+      return !parent || parent.revoked_at ? "parent_revoked" : "too_many";
+    },
+
     async listTokens() {
-      const { results } = await db.prepare("SELECT id, scope, namespaces, label, created_at, revoked_at FROM tokens ORDER BY created_at, id").all<TokenRecord>();
+      const { results } = await db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id`).all<TokenRecord>();
       return results.map(toToken);
     },
 
-    async revokeToken(id, now) {
-      const res = await db.prepare("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL").bind(now, id).run();
-      return res.meta.changes === 1 ? "revoked" : "not_found";
+    async listOwnTokens(id) {
+      const { results } = await db
+        .prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE (id = ?1 OR created_by = ?1) AND revoked_at IS NULL ORDER BY created_at, id`)
+        .bind(id)
+        .all<TokenRecord>();
+      return results.map(toToken);
+    },
+
+    async revokeToken(id, now, by) {
+      // The token and the tokens it made, in one statement. `by`: only its own token or one it made.
+      const res = await db
+        .prepare(
+          `UPDATE tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND (id = ?1 OR created_by = ?1)
+             AND (?3 IS NULL OR EXISTS (SELECT 1 FROM tokens AS t WHERE t.id = ?1 AND t.revoked_at IS NULL AND (t.id = ?3 OR t.created_by = ?3)))
+             AND EXISTS (SELECT 1 FROM tokens AS t WHERE t.id = ?1 AND t.revoked_at IS NULL)`,
+        )
+        .bind(id, now, by ?? null)
+        .run();
+      return res.meta.changes >= 1 ? "revoked" : "not_found";
     },
 
     async findToken(hash) {
-      const row = await db.prepare("SELECT id, scope, namespaces, label, created_at, revoked_at FROM tokens WHERE hash = ?").bind(hash).first<TokenRecord>();
+      const row = await db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`).bind(hash).first<TokenRecord>();
       return row ? toToken(row) : null;
     },
 
     async publishContext(q) {
       const [token, ns, key, version, tag, clock] = await db.batch<unknown>([
-        db.prepare("SELECT id, scope, namespaces, label, created_at, revoked_at FROM tokens WHERE hash = ?").bind(q.tokenHash ?? ""),
+        db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`).bind(q.tokenHash ?? ""),
         db.prepare("SELECT 1 AS found FROM namespaces WHERE namespace = ?").bind(q.namespace),
         db.prepare("SELECT * FROM publisher_keys WHERE namespace = ? AND keyid = ?").bind(q.namespace, q.keyid),
         db.prepare("SELECT 1 AS found FROM versions WHERE name = ? AND version = ?").bind(q.name, q.version),
@@ -248,14 +288,14 @@ export function d1MetaStore(db: D1Database): MetaStore {
       const statements = [
         db
           .prepare(
-            `INSERT INTO versions (${VERSION_COLUMNS}) VALUES (?1, ?2, ?3,
+            `INSERT INTO versions (${VERSION_COLUMNS}, readme) VALUES (?1, ?2, ?3,
                CASE WHEN ?4 > (SELECT COALESCE(MAX(sequence), 0) FROM versions) THEN ?4 END,
                ?5, ?6,
                CASE WHEN NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?7
                  AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(?14, 'now'), '-${BLOB_CLAIM_SECONDS} seconds')) THEN ?7 END,
-               ?8, ?9, ?10, ?11, ?12, ?13, ?15)`,
+               ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16)`,
           )
-          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null, row.npmSignature ?? null),
+          .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null, row.npmSignature ?? null, row.readme ?? null),
       ];
       if (tag?.tag === "latest") {
         // `latest` only moves forward, decided inside the batch against what is stored now, so
@@ -382,17 +422,20 @@ export function d1MetaStore(db: D1Database): MetaStore {
         db.prepare(`SELECT COUNT(*) AS total FROM dist_tags t JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where}`).bind(text),
         db
           .prepare(
-            `SELECT t.name, t.version, v.manifest, v.published_at, v.publisher_keyid FROM dist_tags t
-             JOIN versions v ON v.name = t.name AND v.version = t.version WHERE ${where} ORDER BY t.name LIMIT ?2 OFFSET ?3`,
+            `SELECT t.name, t.version, v.manifest, v.published_at, v.publisher_keyid, k.label AS publisher_label FROM dist_tags t
+             JOIN versions v ON v.name = t.name AND v.version = t.version
+             LEFT JOIN publisher_keys k ON k.namespace = v.namespace AND k.keyid = v.publisher_keyid
+             WHERE ${where} ORDER BY t.name LIMIT ?2 OFFSET ?3`,
           )
           .bind(text, size, from),
       ]);
-      const results = (rows!.results as { name: string; version: string; manifest: string; published_at: string; publisher_keyid: string }[]).map((r) => ({
+      const results = (rows!.results as { name: string; version: string; manifest: string; published_at: string; publisher_keyid: string; publisher_label: string | null }[]).map((r) => ({
         name: r.name,
         version: r.version,
         manifest: r.manifest,
         publishedAt: r.published_at,
         publisherKeyid: r.publisher_keyid,
+        publisherLabel: r.publisher_label ?? "",
       }));
       return { total: (count!.results[0] as { total: number }).total, results };
     },
@@ -436,15 +479,16 @@ export function d1MetaStore(db: D1Database): MetaStore {
       // A remembered digest counts only if it was computed with the version's current reviews.
       const known = "d.reviews = COALESCE(c.n, 0)";
       const bundle = lean ? `CASE WHEN ${known} OR v.manifest IS NULL THEN NULL ELSE v.bundle END` : "v.bundle";
-      const [revision, versions, tags, reviews] = await db.batch<unknown>([
+      const [revision, versions, tags, reviews, readme, maintainers] = await db.batch<unknown>([
         db.prepare("SELECT revision FROM package_revisions WHERE name = ?1").bind(name),
         db
           .prepare(
             `SELECT v.name, v.version, v.namespace, v.sequence, v.size, v.sha256, v.sha512, v.sha1, v.publisher_keyid, v.manifest, v.published_at, v.deprecated, v.npm_signature,
-               COALESCE(c.n, 0) AS review_count, CASE WHEN ${known} THEN d.sha256 END AS bundle_sha256, ${bundle} AS bundle
+               COALESCE(c.n, 0) AS review_count, CASE WHEN ${known} THEN d.sha256 END AS bundle_sha256, ${bundle} AS bundle, k.label AS publisher_label
              FROM versions AS v
              LEFT JOIN (SELECT version, COUNT(*) AS n FROM reviews WHERE name = ?1 GROUP BY version) AS c ON c.version = v.version
              LEFT JOIN bundle_digests AS d ON d.name = v.name AND d.version = v.version
+             LEFT JOIN publisher_keys AS k ON k.namespace = v.namespace AND k.keyid = v.publisher_keyid
              WHERE v.name = ?1 ORDER BY v.sequence`,
           )
           .bind(name),
@@ -459,10 +503,25 @@ export function d1MetaStore(db: D1Database): MetaStore {
             } ORDER BY r.created_at, r.reviewer_keyid`,
           )
           .bind(name),
+        // Full documents only (`lean` reads nothing here): the README of the version `latest`
+        // points at, and the namespace's active publisher keys.
+        db
+          .prepare(
+            `SELECT v.version, v.readme FROM dist_tags AS t JOIN versions AS v ON v.name = t.name AND v.version = t.version
+             WHERE t.name = ?1 AND t.tag = 'latest' AND v.readme IS NOT NULL AND ?2 = 0`,
+          )
+          .bind(name, lean ? 1 : 0),
+        db
+          .prepare(
+            `SELECT keyid, label FROM publisher_keys WHERE ?2 = 0 AND revoked_at IS NULL
+               AND namespace = (SELECT namespace FROM versions WHERE name = ?1 LIMIT 1) ORDER BY created_at, keyid`,
+          )
+          .bind(name, lean ? 1 : 0),
       ]);
       const byVersion = new Map<string, string[]>();
       for (const r of reviews!.results as ReviewRecord[]) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.envelope]);
-      type PackumentRecord = Omit<VersionRecord, "bundle"> & { bundle: string | null; bundle_sha256: string | null; review_count: number };
+      type PackumentRecord = Omit<VersionRecord, "bundle"> & { bundle: string | null; bundle_sha256: string | null; review_count: number; publisher_label: string | null };
+      const readmeRow = readme!.results[0] as { version: string; readme: string } | undefined;
       return {
         revision: (revision!.results[0] as { revision: string } | undefined)?.revision ?? null,
         versions: (versions!.results as PackumentRecord[]).map((r) => ({
@@ -470,8 +529,10 @@ export function d1MetaStore(db: D1Database): MetaStore {
           bundle: r.bundle === null ? null : bundleWithReviews(r.bundle, byVersion.get(r.version) ?? []),
           bundleSha256: r.bundle_sha256,
           reviewCount: r.review_count,
+          publisherLabel: r.publisher_label,
         })),
         tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
+        ...(lean ? {} : { readme: readmeRow ? { version: readmeRow.version, text: readmeRow.readme } : null, maintainers: maintainers!.results as { keyid: string; label: string }[] }),
       };
     },
 

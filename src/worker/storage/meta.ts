@@ -30,7 +30,14 @@ export interface TokenRow {
   label: string;
   createdAt: string;
   revokedAt: string | null;
+  /** The token that made this one with `npm token create` (migrations/0007); null: the admin API. */
+  createdBy?: string | null;
+  /** `cs_` and the token's first 4 random characters, for `npm token list`; '' for older tokens. */
+  prefix?: string;
 }
+
+/** How many live tokens one token may make with `npm token create`. */
+export const MAX_DERIVED_TOKENS = 100;
 
 export interface VersionRow {
   name: string;
@@ -53,6 +60,8 @@ export interface VersionRow {
    * publish, written with the row; migrations/0006). Null: not signed (yet), or not npm.
    */
   npmSignature?: string | null;
+  /** npm versions: the README text from the tarball (core/package.ts, ≤ 64 KiB), written at commit only. */
+  readme?: string | null;
   /** Review envelopes (JSON), oldest first; filled by reads, ignored by commitVersion. */
   reviews?: string[];
 }
@@ -96,8 +105,19 @@ export interface MetaStore {
   listKeys(namespace: string): Promise<PublisherKeyRow[] | null>;
 
   createToken(row: TokenRow & { hash: string }): Promise<void>;
+  /**
+   * A token made by the live token `row.createdBy` (`npm token create`), in one statement: only
+   * while that token is live and has fewer than MAX_DERIVED_TOKENS live tokens of its own.
+   */
+  createDerivedToken(row: TokenRow & { hash: string; createdBy: string }): Promise<"created" | "parent_revoked" | "too_many">;
   listTokens(): Promise<TokenRow[]>;
-  revokeToken(id: string, now: string): Promise<"revoked" | "not_found">;
+  /** The live token `id` and the live tokens it made, oldest first (`npm token list`). */
+  listOwnTokens(id: string): Promise<TokenRow[]>;
+  /**
+   * Revokes a token and, in the same statement, the tokens it made. With `by`, only if the token
+   * is `by` itself or one `by` made (`npm token revoke`).
+   */
+  revokeToken(id: string, now: string, by?: string): Promise<"revoked" | "not_found">;
   findToken(hash: string): Promise<TokenRow | null>;
 
   publishContext(q: { name: string; version: string; namespace: string; keyid: string; tokenHash: string | null; tag: string }): Promise<PublishContext>;
@@ -161,10 +181,14 @@ export interface SearchRow {
   manifest: string;
   publishedAt: string;
   publisherKeyid: string;
+  /** The publisher key's label ('' if none). */
+  publisherLabel?: string;
 }
 
 /** A version as packuments need it (see `MetaStore.packumentSource`). */
-export interface PackumentRow extends Omit<VersionRow, "bundle" | "reviews"> {
+export interface PackumentRow extends Omit<VersionRow, "bundle" | "reviews" | "readme"> {
+  /** The label its publisher key was enrolled with ('' if none; null if the key row is gone). */
+  publisherLabel?: string | null;
   /** The bundle exactly as the bundle route serves it (reviews spliced in); null if not read. */
   bundle: string | null;
   /** Hex SHA-256 of those bytes, if remembered (`rememberBundleDigests`). */
@@ -176,6 +200,10 @@ export interface PackumentSource {
   revision: string | null;
   versions: PackumentRow[];
   tags: Record<string, string>;
+  /** Full documents only: the README of the version `latest` points at, if it has one. */
+  readme?: { version: string; text: string } | null;
+  /** Full documents only: the namespace's active publisher keys, oldest first (`maintainers`). */
+  maintainers?: { keyid: string; label: string }[];
 }
 
 export interface BundleDigest {
