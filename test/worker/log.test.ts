@@ -187,9 +187,44 @@ describe("the log as the Worker serves it", () => {
   });
 });
 
+describe("batched provenance: one checkpoint for every bundle of an answer", () => {
+  const batch = async (packages: string[], factories?: StoreFactories) => {
+    const request = new Request(`${ORIGIN}/-/countersign/v1/bundles`, { method: "POST", body: JSON.stringify({ packages }), headers: { "content-type": "application/json" } });
+    if (!factories) return (await (await call("POST", "/-/countersign/v1/bundles", { body: { packages } })).json()) as { bundles: Record<string, (Bundle & { tlogProof?: string }) | null> };
+    const ctx = createExecutionContext();
+    const res = await createApp(factories).fetch(request, env, ctx);
+    await waitOnExecutionContext(ctx);
+    return (await res.json()) as { bundles: Record<string, (Bundle & { tlogProof?: string }) | null> };
+  };
+
+  it("bundles published in different rounds are proved against the latest checkpoint, each verifying", async () => {
+    for (const v of ["1.0.0", "1.0.1", "1.0.2"]) await publish("@log/g", v); // three rounds, three checkpoints
+    const specs = ["@log/g@1.0.0", "@log/g@1.0.1", "@log/g@1.0.2", "@log/g@9.9.9"];
+    const { bundles } = await batch(specs);
+    expect(bundles["@log/g@9.9.9"]).toBeNull();
+    const { text, value } = await checkpoint();
+    for (const spec of specs.slice(0, 3)) {
+      const bundle = bundles[spec]!;
+      expect(bundle.tlogProof!.endsWith(text)).toBe(true);
+      const proved = await verifyTlogProof(bundle.tlogProof!, entryOf(bundle), { origin: logOrigin(ORIGIN), verifier });
+      expect(proved.ok && proved.value.checkpoint.size).toBe(value.size);
+    }
+    // The stored bundles keep the proof against the checkpoint that first covered them.
+    const stored = (await (await call("GET", packagePath("@log/g", "1.0.0"))).json()) as { tlogProof: string };
+    expect(stored.tlogProof).not.toBe(bundles["@log/g@1.0.0"]!.tlogProof);
+  });
+
+  it("with the sequencer down, the stored proofs are served", async () => {
+    const down: StoreFactories = { log: () => ({ logged: () => Promise.reject(new Error("injected")), sync: () => Promise.reject(new Error("injected")), proofs: () => Promise.reject(new Error("injected: sequencer unreachable")) }) };
+    const { bundles } = await batch(["@log/g@1.0.0"], down);
+    const stored = (await (await call("GET", packagePath("@log/g", "1.0.0"))).json()) as { tlogProof: string };
+    expect(bundles["@log/g@1.0.0"]!.tlogProof).toBe(stored.tlogProof);
+  });
+});
+
 describe("the log and the commit point", () => {
   it("a version whose log round failed is committed, says its proof is pending, and the next round proves it", async () => {
-    const down: StoreFactories = { log: () => ({ logged: () => Promise.reject(new Error("injected: sequencer unreachable")), sync: () => Promise.reject(new Error("injected")) }) };
+    const down: StoreFactories = { log: () => ({ logged: () => Promise.reject(new Error("injected: sequencer unreachable")), sync: () => Promise.reject(new Error("injected")), proofs: () => Promise.reject(new Error("injected")) }) };
     const pending = await publish("@log/d", "1.0.0", down);
     expect(pending).toMatchObject({ logPending: true, logIndex: pending.sequence });
     expect(pending.tlogProof).toBeUndefined();

@@ -28,6 +28,15 @@ export interface LogStatus {
   proved: number;
 }
 
+export interface LatestProofs {
+  /** The checkpoint they are against; null (and no proofs) when the log has none yet. */
+  checkpoint: string | null;
+  proofs: (string | null)[];
+}
+
+/** Proofs per `proofs` call: the batch route's limit. */
+const MAX_PROOFS = 2000;
+
 /** Rounds a caller waits for before giving up on its entry (each round may integrate 1024). */
 const MAX_ROUNDS_WAITED = 8;
 
@@ -51,6 +60,20 @@ export class LogSequencer extends DurableObject<Env> {
     }
     const { published, checkpoint } = this.tree.state();
     return { index, checkpoint: checkpoint!, tlogProof: await tlogProof(this.tree, published, checkpoint!, index) };
+  }
+
+  /**
+   * Tlog-proofs of `indexes` against the latest published checkpoint, null for an index it does
+   * not cover. For the batch route: every bundle of one answer proved in one checkpoint, so a
+   * client opens one checkpoint and proves one consistency, whenever each version was published.
+   * Read only: stored hashes below the published size never change, whatever round runs.
+   */
+  async proofs(indexes: number[]): Promise<LatestProofs> {
+    const { published, checkpoint } = this.tree.state();
+    if (!checkpoint || !Array.isArray(indexes) || indexes.length > MAX_PROOFS) return { checkpoint: null, proofs: [] };
+    const proofs: (string | null)[] = [];
+    for (const index of indexes) proofs.push(Number.isSafeInteger(index) && index >= 1 && index < published ? await tlogProof(this.tree, published, checkpoint, index) : null);
+    return { checkpoint, proofs };
   }
 
   /** One more round (the cron, and reads of a log that has no checkpoint yet). */

@@ -5,12 +5,14 @@
 
 import type { Env } from "../env.js";
 import { ApiError } from "../errors.js";
-import type { Logged, LogStatus } from "./durable.js";
+import type { LatestProofs, Logged, LogStatus } from "./durable.js";
 
 /** What routes and the publish need from the sequencer (tests inject faults through it). */
 export interface LogHandle {
   logged(index: number): Promise<Logged>;
   sync(): Promise<LogStatus>;
+  /** Tlog-proofs of log indexes against the latest checkpoint (null where it does not cover one). */
+  proofs(indexes: number[]): Promise<LatestProofs>;
 }
 
 export function durableLog(env: Env): LogHandle {
@@ -25,6 +27,10 @@ export function durableLog(env: Env): LogHandle {
     sync: async () => {
       const { size, published, proved } = await stub.sync();
       return { size, published, proved };
+    },
+    proofs: async (indexes) => {
+      const { checkpoint, proofs } = await stub.proofs(indexes);
+      return { checkpoint, proofs: [...proofs] };
     },
   };
 }

@@ -24,7 +24,7 @@ import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { publishVersion } from "../publish.js";
-import type { VersionRow } from "../storage/meta.js";
+import type { StoredBundle, VersionRow } from "../storage/meta.js";
 
 export const API_PREFIX = "/-/countersign/v1";
 export const MAX_BUNDLES_PER_REQUEST = 2000;
@@ -128,8 +128,35 @@ packageRoutes.post("/bundles", async (c) => {
     return { spec, name: spec.slice(0, at), version: spec.slice(at + 1) };
   });
   const valid = wanted.filter((w) => w.name && checkPackageName(w.name).ok && checkVersion(w.version).ok);
-  const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, string>();
+  const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, StoredBundle>();
+  const proofs = await latestProofs(c, found);
   // Stored bundles are JSON text: splice them in rather than parse and re-serialise thousands.
-  const entries = wanted.map((w) => `${JSON.stringify(w.spec)}:${found.get(w.spec) ?? "null"}`);
+  const entries = wanted.map((w) => {
+    const stored = found.get(w.spec);
+    if (!stored) return `${JSON.stringify(w.spec)}:null`;
+    const proof = proofs.get(stored.sequence) ?? stored.tlogProof;
+    return `${JSON.stringify(w.spec)}:${proof === null ? stored.json : `${stored.json.slice(0, -1)},"tlogProof":${JSON.stringify(proof)}}`}`;
+  });
   return c.body(`{"bundles":{${entries.join(",")}}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });
+
+/**
+ * Every found bundle's tlog-proof against the log's latest checkpoint, by sequence number: one
+ * checkpoint for the whole answer instead of one per publish round (PROTOCOL §11, batched
+ * provenance). If the sequencer does not answer, the stored proofs are served (logged).
+ */
+async function latestProofs(c: AppContext, found: Map<string, StoredBundle>): Promise<Map<number, string>> {
+  const indexes = [...new Set([...found.values()].map((b) => b.sequence))];
+  const out = new Map<number, string>();
+  if (indexes.length === 0) return out;
+  try {
+    const { proofs } = await c.var.deps.log().proofs(indexes);
+    indexes.forEach((index, i) => {
+      const proof = proofs[i];
+      if (typeof proof === "string") out.set(index, proof);
+    });
+  } catch (err) {
+    console.error(`log: no current proofs for a batch of ${indexes.length}, serving the stored ones: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return out;
+}

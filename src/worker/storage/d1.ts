@@ -367,7 +367,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
       const [bundles, reviews] = await db.batch<unknown>([
         db
           .prepare(
-            `SELECT v.name, v.version, v.bundle FROM json_each(?1) AS j
+            `SELECT v.name, v.version, v.sequence, json_remove(v.bundle, '$.tlogProof') AS bundle, json_extract(v.bundle, '$.tlogProof') AS proof FROM json_each(?1) AS j
              JOIN versions AS v ON v.name = json_extract(j.value, '$[0]') AND v.version = json_extract(j.value, '$[1]')`,
           )
           .bind(list),
@@ -385,9 +385,9 @@ export function d1MetaStore(db: D1Database): MetaStore {
         byVersion.set(key, [...(byVersion.get(key) ?? []), r.envelope]);
       }
       return new Map(
-        (bundles!.results as { name: string; version: string; bundle: string }[]).map((r) => {
+        (bundles!.results as { name: string; version: string; sequence: number; bundle: string; proof: unknown }[]).map((r) => {
           const key = `${r.name}@${r.version}`;
-          return [key, bundleWithReviews(r.bundle, byVersion.get(key) ?? [])];
+          return [key, { json: bundleWithReviews(r.bundle, byVersion.get(key) ?? []), sequence: r.sequence, tlogProof: typeof r.proof === "string" ? r.proof : null }];
         }),
       );
     },

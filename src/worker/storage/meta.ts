@@ -134,7 +134,7 @@ export interface MetaStore {
   getVersion(name: string, version: string): Promise<VersionRow | null>;
   listVersions(name: string): Promise<{ versions: VersionRow[]; tags: Record<string, string> }>;
   /** Bundles of many versions in one round trip; the map is keyed `name@version`. */
-  bundles(versions: { name: string; version: string }[]): Promise<Map<string, string>>;
+  bundles(versions: { name: string; version: string }[]): Promise<Map<string, StoredBundle>>;
 
   /** Stores a verified review; one per reviewer per version. */
   addReview(review: { name: string; version: string; keyid: string; verdict: string; envelope: string; createdAt: string }): Promise<"added" | "exists">;
@@ -221,4 +221,14 @@ export interface NpmSignatureUpdate {
   keyid: string;
   /** JSON `{"keyid","sig"}`. */
   signature: string;
+}
+
+/** A stored bundle for the batch route: its JSON without `tlogProof` (reviews spliced in), and the parts to add one. */
+export interface StoredBundle {
+  /** The bundle's JSON text, reviews included, `tlogProof` left out. */
+  json: string;
+  /** The countersignature's sequence number: its log index. */
+  sequence: number;
+  /** The tlog-proof stored with it (against the first checkpoint that covered it), if any. */
+  tlogProof: string | null;
 }
