@@ -24,7 +24,7 @@ describe(`GET ${WELL_KNOWN_PATH}`, () => {
     const res = await call("GET", WELL_KNOWN_PATH);
     expect(res.headers.get("cache-control")).toContain("max-age=60");
     const opened = await openIdentity(await res.json(), [registryKeyid]);
-    expect(opened.ok && opened.value.document).toMatchObject({ name: "countersign-dev", origin: ORIGIN, namespaces: expect.arrayContaining(["@read"]), keys: [{ keyid: registryKeyid, algorithm: "ed25519" }] });
+    expect(opened.ok && opened.value.document).toMatchObject({ name: "acme-registry", origin: ORIGIN, namespaces: expect.arrayContaining(["@read"]), keys: [{ keyid: registryKeyid, algorithm: "ed25519" }] });
   });
 
   it("does not verify against another pinned fingerprint", async () => {
