@@ -178,6 +178,15 @@ describe("the log as the Worker serves it", () => {
     expect((await openCheckpoint(text, log.origin, named.value)).ok).toBe(true);
   });
 
+  it("a log with no checkpoint yet is not started without REGISTRY_ORIGIN: 503 naming the variable", async () => {
+    const empty = { ...env, REGISTRY_ORIGIN: undefined, ARTIFACTS: { get: async () => null } as unknown as R2Bucket };
+    const ctx = createExecutionContext();
+    const res = await createApp().fetch(new Request(`${ORIGIN}${LOG}checkpoint`), empty, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe("origin_not_configured");
+  });
+
   it("non-canonical and unpublished tile paths are JSON 404s", async () => {
     for (const path of ["tile/0/x000/001", "tile/00/000", "tile/0/000.p/256", "tile/0/000.p/0", "tile/entries/../checkpoint", "tile/", "tile/9/000"]) {
       const res = await call("GET", `${LOG}${path}`);

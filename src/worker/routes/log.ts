@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import { LOG_PATH, parseEntriesPath, parseTilePath } from "../../core/index.js";
 import { cacheControl, matchesIfNoneMatch } from "../artifacts.js";
 import { waitUntil, type AppContext, type AppEnv } from "../context.js";
+import { originNotConfigured } from "../config.js";
 import { ApiError, notFound } from "../errors.js";
 import { r2LogReader } from "../log/stores.js";
 import { requireRead } from "./packages.js";
@@ -27,7 +28,9 @@ logRoutes.get(`${LOG_PATH}checkpoint`, async (c) => {
   const reader = r2LogReader(c.env.ARTIFACTS);
   let checkpoint = await reader.get("checkpoint");
   if (!checkpoint) {
-    // A registry that has not logged anything yet: the first round writes entry 0 and a checkpoint.
+    // A registry that has not logged anything yet: the first round writes entry 0 and a checkpoint
+    // (signed, so only with REGISTRY_ORIGIN set; the error would not cross the Durable Object intact).
+    if (!c.var.deps.config.origin) throw originNotConfigured();
     await c.var.deps.log().sync();
     checkpoint = await reader.get("checkpoint");
     if (!checkpoint) throw new ApiError(503, "log_unavailable", "the log has no checkpoint yet; retry shortly");
