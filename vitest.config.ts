@@ -29,7 +29,7 @@ export const TEST_WITNESS_LOGS = [
 
 export default defineConfig({
   test: {
-    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
+    reporters: process.env.CI ? ["default", ["json", { outputFile: process.env.COUNTERSIGN_TEST_RESULTS || "test-results.json" }]] : ["default"],
     projects: [
       {
         test: { name: "unit", include: ["test/core/**/*.test.ts", "test/cli/**/*.test.ts"], environment: "node" },

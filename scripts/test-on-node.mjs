@@ -1,5 +1,6 @@
 // Runs the test suite (vitest: unit, worker, e2e) under other Node.js majors, e.g.
 //   npm run test:node -- 22 24
+//   npm run test:node -- 24 -- --project unit test/core     (vitest's arguments after a second --)
 // The Node binaries come from the npm registry's node-<platform>-<arch> packages (the same
 // builds nodejs.org publishes), cached in node_modules/.cache/countersign-node/<version>/.
 // Everything the tests spawn (the client, npm start, npm, pnpm, yarn, bun) runs on that Node too,
@@ -12,7 +13,9 @@ import { fileURLToPath } from "node:url";
 import { cleanEnv } from "./clean-env.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const majors = process.argv.slice(2);
+const dashes = process.argv.indexOf("--", 2);
+const majors = dashes === -1 ? process.argv.slice(2) : process.argv.slice(2, dashes);
+const vitestArgs = dashes === -1 ? [] : process.argv.slice(dashes + 1);
 if (majors.length === 0 || majors.some((m) => !/^\d+$/.test(m))) {
   process.stderr.write("usage: npm run test:node -- <major> [<major>...]   (e.g. 22 24)\n");
   process.exit(2);
@@ -48,7 +51,12 @@ const results = [];
 for (const major of majors) {
   const { version, bin } = nodeBin(major);
   process.stdout.write(`\n== Node ${version} ==\n`);
-  const tests = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run"], { cwd: root, stdio: "inherit", env: { ...env, PATH: `${bin}:${env.PATH}` } });
+  // Under CI, vitest's JSON report goes to test-results-node<major>.json (.ci/run adds it up).
+  const tests = spawnSync(join(root, "node_modules", ".bin", "vitest"), ["run", ...vitestArgs], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...env, PATH: `${bin}:${env.PATH}`, COUNTERSIGN_TEST_RESULTS: `test-results-node${major}.json` },
+  });
   results.push(`Node ${version}: ${tests.status === 0 ? "passed" : `FAILED (exit ${tests.status})`}`);
 }
 process.stdout.write(`\n${results.join("\n")}\n`);
