@@ -51,6 +51,8 @@ describe("the happy path: enrol → publish → fetch and verify against the pin
     const file = await cs(["publish", "notes.txt", "--name", "@acme/notes", "--version", "1.0.0", "--fingerprint", team.key.keyid]);
     expect(file.stderr).toBe("");
     expect(file.stdout).toContain(`countersigned by: ${team.key.keyid}`);
+    // The answer's tlog-proof, checked by the client against the same key: the version is in the log.
+    expect(file.stdout).toMatch(/transparency log: entry \d+, in the checkpoint of size \d+/);
 
     const pkg = join(work, "utils");
     mkdirSync(pkg);

@@ -11,14 +11,18 @@ import {
   ARTIFACT_MEMBER,
   checkPackageName,
   checkVersion,
+  countersignatureEntry,
   createSigner,
   describeFailure,
+  logOrigin,
+  logVerifier,
   signPublishStatement,
   STATEMENT_MEMBER,
   uploadLength,
   UPLOAD_MEDIA_TYPE,
   utf8,
   verifyBundle,
+  verifyTlogProof,
   type Bundle,
 } from "../../../src/core/index.js";
 import { AI_OPTIONS, AI_USAGE, aiAttribute } from "../ai.js";
@@ -27,6 +31,7 @@ import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, resolveArtifact, type FileDigests } from "../files.js";
 import { encodeName, registryBase, requestJson, requestTimeoutMs, seconds, TRANSFER_TIMEOUT_MS as UPLOAD_TIMEOUT_MS } from "../http.js";
 import { readKeyFile } from "../keyfile.js";
+import { registryOfBundle } from "../log/check.js";
 import { createProgress, type Progress } from "../progress.js";
 
 interface PublishResponse {
@@ -34,7 +39,11 @@ interface PublishResponse {
   version: string;
   sequence: number;
   integrity: string;
-  bundle: Bundle;
+  bundle: Bundle & { tlogProof?: string };
+  /** The version's index in the registry's transparency log (= sequence). */
+  logIndex?: number;
+  tlogProof?: string;
+  logPending?: boolean;
 }
 
 /** The upload body (core/upload.ts), streamed: the artifact is never held in memory. */
@@ -167,6 +176,7 @@ async function signAndUpload(
   if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(response.bundle, null, 2)}\n`);
 
   const v = check.value;
+  const log = await loggedAt(response, v.sequence);
   emit(
     values,
     [
@@ -176,8 +186,27 @@ async function signAndUpload(
       `countersigned by: ${v.registry.keyid} (${v.registry.origin})${pinned ? " — matches --fingerprint" : ""}`,
       ...(artifact.files ? [`file digests:     ${artifact.files.length} files signed`] : []),
       ...(ai ? [`AI provenance:    ${ai.contribution}${ai.models.length ? ` (${ai.models.map((m) => m.name).join(", ")})` : ""}`] : []),
+      log ? `transparency log: entry ${v.sequence}, in the checkpoint of size ${log.size}` : `transparency log: entry ${v.sequence}, pending (the registry's next checkpoint covers it)`,
     ],
-    { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, bundle: response.bundle },
+    { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, log: log ? { index: v.sequence, checkpoint: log.size } : { index: v.sequence, pending: true }, bundle: response.bundle },
   );
   return 0;
+}
+
+/**
+ * The answer's tlog-proof, checked offline against the key that countersigned (PROTOCOL §18): the
+ * checkpoint's size, or undefined when the registry says the proof is pending. A proof that does
+ * not verify is refused: the registry answered with a log that is not its own.
+ */
+async function loggedAt(response: PublishResponse, sequence: number): Promise<{ size: number; cosignatures: number } | undefined> {
+  const proof = response.bundle.tlogProof ?? response.tlogProof;
+  if (proof === undefined && response.logPending) return undefined;
+  const registry = registryOfBundle(response.bundle);
+  const entry = countersignatureEntry(response.bundle.countersignature);
+  const verifier = registry && (await logVerifier(registry.origin, registry.publicKey));
+  if (typeof proof !== "string" || !entry.ok || !registry || !verifier?.ok) throw new CliError("published, but the registry's answer has no transparency-log proof and does not say it is pending", EXIT.rejected);
+  const proved = await verifyTlogProof(proof, entry.value, { origin: logOrigin(registry.origin), verifier: verifier.value });
+  if (!proved.ok) throw new CliError(`published, but the registry's log proof does not verify: ${proved.error}`, EXIT.rejected);
+  if (proved.value.index !== sequence) throw new CliError(`published, but the registry's log proof is for entry ${proved.value.index}, not ${sequence}`, EXIT.rejected);
+  return { size: proved.value.checkpoint.size, cosignatures: proved.value.cosignatures.length };
 }
