@@ -146,6 +146,10 @@ describe("inclusion", () => {
       ["a's proof with the index of b", item(withProof(a.bundle, (await t.tlogProof(a.index)).replace(`index ${a.index}\n`, `index ${b.index}\n`)), a.index)],
       ["a bundle whose sequence is not its entry's index", item(withProof(a.bundle, await t.tlogProof(a.index)), b.index)],
       ["garbage", item(withProof(a.bundle, "not a proof"), a.index)],
+      // A field of another type (what a mirror or a newer registry might send) is not skipped.
+      ["a number", item({ ...a.bundle, tlogProof: 42 } as unknown as Bundle, a.index)],
+      ["an object", item({ ...a.bundle, tlogProof: { index: a.index } } as unknown as Bundle, a.index)],
+      ["an empty string", item(withProof(a.bundle, ""), a.index)],
     ];
     for (const [label, it] of cases) {
       const result = await checkLog(await reader(), registry.keyid, freshStore(), [it]);

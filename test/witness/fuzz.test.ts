@@ -10,7 +10,7 @@
 import { env } from "cloudflare:test";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fromUtf8, openCheckpoint, parseNote, toBase64, utf8 } from "../../src/core/index.js";
+import { concatBytes, fromUtf8, openCheckpoint, parseNote, toBase64, utf8 } from "../../src/core/index.js";
 import { parseAddCheckpoint } from "../../src/witness/request.js";
 import { growBody, logOf, logVerifier, post, REGISTRY_ORIGIN, stored, witnessVerifier, type MemoryLog } from "./helpers.js";
 
@@ -76,15 +76,7 @@ function lines(bytes: Uint8Array): Uint8Array[] {
   return out;
 }
 
-const join = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-};
+const join = (parts: Uint8Array[]) => concatBytes(...parts);
 
 function apply(body: Uint8Array, m: Mutation): Uint8Array {
   const at = body.length === 0 ? 0 : ("at" in m ? m.at : 0) % body.length;

@@ -29,6 +29,7 @@ import {
   type Hash,
   type NoteVerifier,
 } from "../../src/core/index.js";
+import { referenceLeaf, referenceRoot } from "./reference-merkle.js";
 import { LogStoreMismatch, runRound, type CommittedEntry, type SequencerDeps, type TreeState, type TreeStore } from "../../src/worker/log/sequencer.js";
 
 const ORIGIN = "https://registry.example";
@@ -111,15 +112,6 @@ async function world(): Promise<World> {
 
 const commit = (w: World, i: number) => w.versions.set(i, toBase64(payload(i)));
 
-// Independent RFC 6962, by the definition, over WebCrypto.
-const sha = async (...parts: Uint8Array[]) => new Uint8Array(await crypto.subtle.digest("SHA-256", new Uint8Array(parts.flatMap((p) => [...p]))));
-async function refRoot(leaves: Uint8Array[]): Promise<Uint8Array> {
-  if (leaves.length === 1) return leaves[0]!;
-  let k = 1;
-  while (k * 2 < leaves.length) k *= 2;
-  return sha(Uint8Array.of(1), await refRoot(leaves.slice(0, k)), await refRoot(leaves.slice(k)));
-}
-
 /** Everything a client could check of the published log: checkpoint, root from tiles, entry bundles, every proof. */
 async function checkPublished(w: World, entries: Uint8Array[]) {
   const text = w.files.get("checkpoint") as string;
@@ -127,7 +119,7 @@ async function checkPublished(w: World, entries: Uint8Array[]) {
   if (!opened.ok) throw new Error(JSON.stringify(opened.error));
   const size = opened.value.checkpoint.size;
   expect(size).toBe(entries.length);
-  const reference = await refRoot(await Promise.all(entries.map((e) => sha(Uint8Array.of(0), e))));
+  const reference = await referenceRoot(await Promise.all(entries.map(referenceLeaf)));
   expect([...opened.value.checkpoint.rootHash]).toEqual([...reference]);
   const fromTiles = await treeHash(size, tileHashReader(size, { readTiles: (tiles) => tiles.map((t) => w.files.get(formatTilePath(t)) as Uint8Array) }));
   expect(fromTiles.ok && [...fromTiles.value]).toEqual([...reference]);

@@ -35,6 +35,7 @@ import { createApp } from "../../src/worker/app.js";
 import type { StoreFactories } from "../../src/worker/context.js";
 import { d1MetaStore } from "../../src/worker/storage/d1.js";
 import { npmTarball } from "../helpers/tarball.js";
+import { referenceLeaf, referenceRoot } from "./reference-merkle.js";
 import { newPublisher, signedParts, uploadBody, type Publisher } from "../helpers/publisher.js";
 import { call, enrol, errorOf, ORIGIN, packagePath, publishParts, record, SIGNING_KEY } from "./helpers.js";
 
@@ -102,20 +103,6 @@ function entryOf(bundle: Bundle): Uint8Array {
   return entry.value;
 }
 
-// An independent RFC 6962 tree over WebCrypto, by the definition (no stored hashes, no tiles).
-const sha256 = async (...parts: Uint8Array[]) => {
-  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) all.set(p, (at += p.length) - p.length);
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", all));
-};
-async function referenceRoot(leaves: Uint8Array[]): Promise<Uint8Array> {
-  if (leaves.length === 1) return leaves[0]!;
-  let k = 1;
-  while (k * 2 < leaves.length) k *= 2;
-  return sha256(Uint8Array.of(1), await referenceRoot(leaves.slice(0, k)), await referenceRoot(leaves.slice(k)));
-}
-
 async function committedEntries(): Promise<Uint8Array[]> {
   const { results } = await env.DB.prepare("SELECT bundle FROM versions ORDER BY sequence").all<{ bundle: string }>();
   return results.map((r) => entryOf(JSON.parse(r.bundle) as Bundle));
@@ -142,7 +129,7 @@ describe("the log as the Worker serves it", () => {
     const bundle = parseEntryBundle(genesis, value.size);
     if (!bundle.ok) throw new Error(bundle.error);
     expect(parseLogEntry(bundle.value[0]!, 0)).toMatchObject({ ok: true, value: { kind: "genesis", origin: ORIGIN, keyid: registry.keyid } });
-    const leaves = await Promise.all([bundle.value[0]!, ...entries].map((e) => sha256(Uint8Array.of(0), e)));
+    const leaves = await Promise.all([bundle.value[0]!, ...entries].map(referenceLeaf));
     expect([...(await referenceRoot(leaves))]).toEqual([...value.rootHash]);
     // Each entry bundle member is the committed payload at its index.
     entries.forEach((entry, i) => expect([...bundle.value[i + 1]!]).toEqual([...entry]));

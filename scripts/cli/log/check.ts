@@ -293,6 +293,26 @@ export async function checkBundleOnline(
   return item;
 }
 
+/**
+ * With the log unreachable and a witness quorum pinned: every item's tlog-proof checked offline
+ * (`checkProof`, no network) in a checkpoint the quorum cosigned. Undefined unless all pass: the
+ * witnesses then vouch for that checkpoint's consistency, which this client cannot check now.
+ */
+export async function checkWitnessedOffline(reader: LogReader, items: readonly LogItem[]): Promise<ItemOutcome[] | undefined> {
+  if (reader.quorum === 0) return undefined;
+  const out: ItemOutcome[] = [];
+  for (const item of items) {
+    const envelope = (item.bundle as { countersignature?: { payload?: unknown } } | null)?.countersignature;
+    const entry = envelope ? countersignatureEntry(envelope as { payload: string }) : undefined;
+    const text = (item.bundle as { tlogProof?: unknown } | null)?.tlogProof;
+    if (!entry?.ok || typeof text !== "string") return undefined;
+    const outcome = await checkProof(reader, item, text, leafHashSync(entry.value), new Map());
+    if (!outcome.ok || !outcome.witnessed) return undefined;
+    out.push(outcome);
+  }
+  return out;
+}
+
 /** What `verify-artifact` (offline) could check of the log. */
 export type OfflineLogCheck = { checked: false; reason: string } | { checked: true; index: number; checkpoint: Checkpoint; stored: "same tree" | "not compared" };
 

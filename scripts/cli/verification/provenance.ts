@@ -26,11 +26,11 @@
  * verified.
  */
 
-import { countersignatureEntry, logOrigin, logVerifier, newCosignatureVerifier, verifyTlogProof, type NoteVerifier, type Policy, type Verified, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
+import { newCosignatureVerifier, type NoteVerifier, type Policy, type Verified, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
 import { CliError, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
 import { RegistryClient, specKey, type Spec } from "../registry-client.js";
-import { checkLog, registryOfBundle, type ItemOutcome, type LogItem } from "../log/check.js";
+import { checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from "../log/check.js";
 import { LogReader } from "../log/reader.js";
 import { checkpointStore, type CheckpointStore } from "../log/store.js";
 import { judge } from "./judge.js";
@@ -237,20 +237,22 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
       // pinned URL only.
       const bases = [...new Set([group.base, registryBase(group.origin)])];
       let result: Awaited<ReturnType<typeof checkLog>> | undefined;
+      let reader: LogReader | undefined;
       for (const base of bases) {
-        const reader = key && (await LogReader.create({ base, registryOrigin: group.origin, publicKey: key.publicKey, token: base === group.base ? options.token : undefined, witnesses, quorum }));
-        if (!reader?.ok) {
-          for (const i of group.indexes) outcomes[i] = logFailure(i, { code: "bad_checkpoint", message: `no transparency log key for ${group.origin}${reader ? `: ${reader.error}` : ""}` });
+        const made = key && (await LogReader.create({ base, registryOrigin: group.origin, publicKey: key.publicKey, token: base === group.base ? options.token : undefined, witnesses, quorum }));
+        if (!made?.ok) {
+          for (const i of group.indexes) outcomes[i] = logFailure(i, { code: "bad_checkpoint", message: `no transparency log key for ${group.origin}${made ? `: ${made.error}` : ""}` });
           return;
         }
-        result = await checkLog(reader.value, group.keyid, store, items);
+        reader = made.value;
+        result = await checkLog(reader, group.keyid, store, items);
         if (result.group?.kind !== "outage") break;
       }
       // No log reachable: with a witness quorum pinned, a tlog-proof whose checkpoint the quorum
       // cosigned is enough (the witnesses checked that checkpoint extends the log they saw: the
       // split-view defence this client cannot run itself right now); without one, unavailable.
-      if (result?.group?.kind === "outage" && quorum > 0 && key) {
-        const offline = await witnessedOffline(items, { origin: group.origin, publicKey: key.publicKey, witnesses, quorum });
+      if (result?.group?.kind === "outage" && quorum > 0 && reader) {
+        const offline = await checkWitnessedOffline(reader, items);
         if (offline) result = { items: offline };
       }
       if (!result) return;
@@ -265,26 +267,6 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
       });
     }),
   );
-}
-
-/**
- * Each item's tlog-proof checked offline against the registry's log key, counting only a
- * checkpoint cosigned by `quorum` of the pinned witnesses; undefined unless every item passes.
- */
-async function witnessedOffline(items: LogItem[], log: { origin: string; publicKey: Uint8Array; witnesses: NoteVerifier[]; quorum: number }): Promise<ItemOutcome[] | undefined> {
-  const verifier = await logVerifier(log.origin, log.publicKey);
-  if (!verifier.ok) return undefined;
-  const out: ItemOutcome[] = [];
-  for (const item of items) {
-    const proof = (item.bundle as { tlogProof?: unknown } | null)?.tlogProof;
-    const entry = countersignatureEntry((item.bundle as { countersignature: { payload: string } }).countersignature);
-    if (typeof proof !== "string" || !entry.ok) return undefined;
-    const proved = await verifyTlogProof(proof, entry.value, { origin: logOrigin(log.origin), verifier: verifier.value, witnesses: log.witnesses });
-    if (!proved.ok || proved.value.index !== item.sequence) return undefined;
-    if (new Set(proved.value.cosignatures.map((c) => `${c.name}+${c.keyHash}`)).size < log.quorum) return undefined;
-    out.push({ ok: true, index: item.sequence, checkpoint: proved.value.checkpoint, via: "tlog-proof", witnessed: true });
-  }
-  return out;
 }
 
 function failedAt(request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string, extra: Partial<VerifyFailure> = {}): ProvenanceOutcome {

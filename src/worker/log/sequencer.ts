@@ -34,7 +34,6 @@ import {
   noteErrorText,
   readTileData,
   signNote,
-  storedHashCount,
   storedHashes,
   storedHashIndex,
   TILE_WIDTH,
@@ -208,6 +207,3 @@ export async function tlogProof(reader: HashReader, size: number, checkpoint: st
   if (!path.ok) throw new Error(`log: inclusion proof of ${index} in ${size}: ${path.error}`);
   return formatTlogProof({ index, proof: path.value, checkpoint });
 }
-
-/** Hashes a tree of `size` entries stores (for checks and tests). */
-export const hashCount = storedHashCount;
