@@ -4,6 +4,8 @@
  *   worker  the Worker inside workerd with real (local) D1 and R2 (@cloudflare/vitest-pool-workers)
  *   witness the witness Worker (src/witness, witness.wrangler.toml) inside workerd with real (local) D1
  *   e2e     real processes on 127.0.0.1: Miniflare-hosted registries, `npm start`, the CLI, npm, pnpm, yarn, bun
+ * and a fifth, only for `npm run test:browser` (it needs Chromium; see below):
+ *   browser the web UI in headless Chromium against a Miniflare-hosted registry
  */
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -26,6 +28,9 @@ export const TEST_WITNESS_LOGS = [
   "rotating.test/log+1dc13e49+AYqI4910CfGV/VLbLTy6XXLKZwm/HZQSG/N0iAG0D29c",
   "rotating.test/log+8c07f83c+Ae1JKMYo0cLG6ukDOJBZlWEpWSc6XGP5NjbBRhSshzfR",
 ];
+
+const BROWSER_TESTS =
+  process.env.COUNTERSIGN_BROWSER_TESTS === "1" || process.argv.includes("--project=browser") || process.argv.some((arg, i) => arg === "browser" && process.argv[i - 1] === "--project");
 
 export default defineConfig({
   test: {
@@ -81,6 +86,26 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // browser: the web UI in real headless Chromium (Debian's /usr/bin/chromium, driven by
+      // playwright-core) against a Miniflare-hosted registry. Defined only when asked for, by
+      // COUNTERSIGN_BROWSER_TESTS=1 (which `npm run test:browser` sets) or `--project browser` on
+      // the command line: a plain `vitest run` or `npm test` on a machine without Chromium never
+      // sees it. (Asked for with no Chromium installed, it fails; it never skips.)
+      ...(BROWSER_TESTS
+        ? [
+            {
+              test: {
+                name: "browser",
+                include: ["test/browser/**/*.test.ts"],
+                environment: "node",
+                testTimeout: 120_000,
+                hookTimeout: 180_000,
+                // One Chromium and one workerd at a time on 2 cores.
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

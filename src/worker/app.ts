@@ -15,6 +15,7 @@ import { npmTokenRoutes } from "./npm/tokens.js";
 import { refuseUnsupported } from "./npm/unsupported.js";
 import { npmRoutes } from "./routes/npm.js";
 import { API_PREFIX, packageRoutes } from "./routes/packages.js";
+import { webRoutes } from "../web/routes.js";
 
 export function createApp(factories: StoreFactories = {}) {
   const app = new Hono<AppEnv>();
@@ -27,6 +28,7 @@ export function createApp(factories: StoreFactories = {}) {
     if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.res.status < 400) recentPackuments.clear();
   });
   app.use(refuseUnsupported); // npm routes we do not serve: a one-line reason (npm/unsupported.ts)
+  app.route("/", webRoutes); // browsers only (Accept: text/html); anything else falls through
   app.route("/", identityRoutes);
   app.route("/", logRoutes);
   app.route("/-/countersign/v1/admin", adminRoutes);

@@ -41,6 +41,26 @@ export async function requireAdmin(c: AppContext): Promise<void> {
   if (!crypto.subtle.timingSafeEqual(a, b)) throw unauthorized("admin token is not valid");
 }
 
+/**
+ * The web UI's session cookie (src/web/session.ts): the read token a browser signed in with on a
+ * registry whose reads need one. HttpOnly and SameSite=Strict, so no script reads it and no other
+ * site's page sends it.
+ */
+export const SESSION_COOKIE = "countersign_session";
+const SESSION_VALUE = new RegExp(`(?:^|;\\s*)${SESSION_COOKIE}=(${TOKEN_PREFIX}[A-Za-z0-9_-]{1,200})(?:;|$)`);
+
+/**
+ * The token a read is made with: the bearer token, else, for a GET or HEAD from a browser, the
+ * session cookie (a cookie never authorises a write).
+ */
+export function readToken(c: Context): string | null {
+  const bearer = bearerToken(c);
+  if (bearer || (c.req.method !== "GET" && c.req.method !== "HEAD")) return bearer;
+  const cookie = c.req.header("cookie");
+  const match = cookie ? SESSION_VALUE.exec(cookie) : null;
+  return match ? match[1]! : null;
+}
+
 /** Resolves a bearer token to its live row, or throws 401. */
 export async function requireToken(meta: MetaStore, token: string | null): Promise<TokenRow> {
   if (!token) throw unauthorized("a token is required: send Authorization: Bearer <token>");

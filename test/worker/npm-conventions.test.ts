@@ -270,10 +270,10 @@ describe("packuments: readme, maintainers, _npmUser, time", () => {
 });
 
 describe("npm search", () => {
-  it("links to this registry (the packument) and the package's own links, never npmjs.com", async () => {
+  it("links to this registry's package page and the package's own links, never npmjs.com", async () => {
     const found = (await (await call("GET", "/-/v1/search?text=conv/pkg")).json()) as { objects: { package: Record<string, any> }[] };
     const pkg = found.objects[0]!.package;
-    expect(pkg.links).toEqual({ npm: `${ORIGIN}/@conv/pkg`, homepage: "https://conv.example/pkg", repository: "https://github.com/conv/pkg" });
+    expect(pkg.links).toEqual({ npm: `${ORIGIN}/package/@conv/pkg`, homepage: "https://conv.example/pkg", repository: "https://github.com/conv/pkg" });
     expect(pkg.publisher).toEqual({ username: "release-laptop", email: publisher.key.keyid });
     expect(pkg.maintainers).toEqual([pkg.publisher]);
     expect(JSON.stringify(found)).not.toContain("npmjs");

@@ -22,6 +22,8 @@ import { servePackument } from "../npm/packument-cache.js";
 import { checkNpmPublishBody } from "../npm/publish-body.js";
 import { completeNpmSignatures } from "../npm/signatures.js";
 import { unsupported } from "../npm/unsupported.js";
+import { packageLinks } from "../npm/links.js";
+import { packagePath } from "../../web/pages/paths.js";
 import type { TokenRow } from "../storage/meta.js";
 import { checkTag } from "../publish.js";
 import { requireRead } from "./packages.js";
@@ -53,18 +55,6 @@ npmRoutes.get("/-/whoami", async (c) => {
   const token = await requireToken(c.var.deps.meta, bearerToken(c));
   return c.json({ username: tokenUsername(token) });
 });
-
-/** `homepage`, `repository` and `bugs` links from a package.json, when they are http(s) URLs. */
-function packageLinks(manifest: Record<string, unknown>): Record<string, string> {
-  const url = (value: unknown): string | null => {
-    const text = typeof value === "string" ? value : isPlainObject(value) && typeof value.url === "string" ? value.url : null;
-    const clean = text?.replace(/^git\+/, "").replace(/\.git$/, "") ?? null;
-    return clean && /^https?:\/\/[^\s]{1,2000}$/.test(clean) ? clean : null;
-  };
-  const links: Record<string, string> = {};
-  for (const [field, link] of [["homepage", url(manifest.homepage)], ["repository", url(manifest.repository)], ["bugs", url(manifest.bugs)]] as const) if (link) links[field] = link;
-  return links;
-}
 
 /** Bounds of `/-/v1/search`'s parameters; anything outside them is a 400, never clamped. */
 export const SEARCH_LIMITS = { text: 256, size: 250, from: 100_000 } as const;
@@ -99,8 +89,8 @@ npmRoutes.get("/-/v1/search", async (c) => {
           ...(typeof manifest.description === "string" ? { description: manifest.description } : {}),
           ...(Array.isArray(manifest.keywords) ? { keywords: manifest.keywords } : {}),
           date: r.publishedAt,
-          // The packument (this registry has no package web page yet); never npmjs.com.
-          links: { npm: `${origin}/${r.name}`, ...packageLinks(manifest) },
+          // This registry's own package page (src/web), never npmjs.com.
+          links: { npm: `${origin}${packagePath(r.name)}`, ...packageLinks(manifest) },
           // Publishers are keys here, not accounts: the key's label, and its fingerprint.
           maintainers: [publisher],
           publisher,

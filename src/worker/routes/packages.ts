@@ -18,7 +18,7 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview } from "../../core/index.js";
 import { matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
-import { bearerToken, requireToken } from "../auth.js";
+import { bearerToken, readToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
@@ -33,7 +33,7 @@ export const packageRoutes = new Hono<AppEnv>();
 
 /** Reads are public unless READ_ACCESS=token. */
 export async function requireRead(c: AppContext): Promise<void> {
-  if (c.var.deps.config.readAccess === "token") await requireToken(c.var.deps.meta, bearerToken(c));
+  if (c.var.deps.config.readAccess === "token") await requireToken(c.var.deps.meta, readToken(c));
 }
 
 async function findVersion(c: AppContext): Promise<VersionRow> {

@@ -4,7 +4,7 @@
  * one statement or one `batch` (a single round trip, and a transaction for writes).
  */
 
-import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
+import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type NamespaceRow, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
 
 interface VersionRecord {
   name: string;
@@ -46,6 +46,12 @@ interface TokenRecord {
 const TOKEN_COLUMNS = "id, scope, namespaces, label, created_at, revoked_at, created_by, prefix";
 
 const VERSION_COLUMNS = "name, version, namespace, sequence, size, sha256, sha512, sha1, publisher_keyid, bundle, manifest, published_at, deprecated, npm_signature";
+
+const NAMESPACES_SQL = `SELECT n.namespace, n.created_at, COUNT(k.keyid) AS active_keys FROM namespaces n
+  LEFT JOIN publisher_keys k ON k.namespace = n.namespace AND k.revoked_at IS NULL
+  GROUP BY n.namespace ORDER BY n.namespace`;
+type NamespaceRecord = { namespace: string; created_at: string; active_keys: number };
+const toNamespace = (r: NamespaceRecord): NamespaceRow => ({ namespace: r.namespace, createdAt: r.created_at, activeKeys: r.active_keys });
 
 const toVersion = (r: VersionRecord): VersionRow => ({
   name: r.name,
@@ -153,14 +159,8 @@ export function d1MetaStore(db: D1Database): MetaStore {
     },
 
     async listNamespaces() {
-      const { results } = await db
-        .prepare(
-          `SELECT n.namespace, n.created_at, COUNT(k.keyid) AS active_keys FROM namespaces n
-           LEFT JOIN publisher_keys k ON k.namespace = n.namespace AND k.revoked_at IS NULL
-           GROUP BY n.namespace ORDER BY n.namespace`,
-        )
-        .all<{ namespace: string; created_at: string; active_keys: number }>();
-      return results.map((r) => ({ namespace: r.namespace, createdAt: r.created_at, activeKeys: r.active_keys }));
+      const { results } = await db.prepare(NAMESPACES_SQL).all<NamespaceRecord>();
+      return results.map(toNamespace);
     },
 
     async enrolKey(row) {
@@ -438,6 +438,34 @@ export function d1MetaStore(db: D1Database): MetaStore {
         publisherLabel: r.publisher_label ?? "",
       }));
       return { total: (count!.results[0] as { total: number }).total, results };
+    },
+
+    async recentPublications(limit) {
+      const [namespaces, recent] = await db.batch<unknown>([
+        db.prepare(NAMESPACES_SQL),
+        db
+          .prepare(
+            `SELECT v.name, v.version, v.namespace, v.sequence, v.published_at, v.publisher_keyid, k.label AS publisher_label,
+               CASE WHEN json_valid(v.manifest) AND json_type(v.manifest, '$.description') = 'text' THEN substr(json_extract(v.manifest, '$.description'), 1, 300) END AS description
+             FROM versions v LEFT JOIN publisher_keys k ON k.namespace = v.namespace AND k.keyid = v.publisher_keyid
+             ORDER BY v.sequence DESC LIMIT ?1`,
+          )
+          .bind(limit),
+      ]);
+      type Row = { name: string; version: string; namespace: string; sequence: number; published_at: string; publisher_keyid: string; publisher_label: string | null; description: string | null };
+      return {
+        namespaces: (namespaces!.results as NamespaceRecord[]).map(toNamespace),
+        recent: (recent!.results as Row[]).map((r) => ({
+          name: r.name,
+          version: r.version,
+          namespace: r.namespace,
+          sequence: r.sequence,
+          publishedAt: r.published_at,
+          publisherKeyid: r.publisher_keyid,
+          publisherLabel: r.publisher_label ?? "",
+          description: r.description,
+        })),
+      };
     },
 
     async gcCursor() {

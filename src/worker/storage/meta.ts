@@ -66,6 +66,18 @@ export interface VersionRow {
   reviews?: string[];
 }
 
+export interface RecentPublication {
+  name: string;
+  version: string;
+  namespace: string;
+  sequence: number;
+  publishedAt: string;
+  publisherKeyid: string;
+  publisherLabel: string;
+  /** package.json's `description`, when it is a string (npm packages). */
+  description: string | null;
+}
+
 export interface PublishContext {
   token: TokenRow | null;
   namespaceExists: boolean;
@@ -144,6 +156,8 @@ export interface MetaStore {
   setTag(name: string, tag: string, version: string): Promise<"set" | "no_version">;
   deleteTag(name: string, tag: string): Promise<"deleted" | "not_found">;
   search(text: string, size: number, from: number): Promise<{ total: number; results: SearchRow[] }>;
+  /** The last `limit` publications, newest first, and every namespace (the web UI's home page), in one round trip. */
+  recentPublications(limit: number): Promise<{ namespaces: NamespaceRow[]; recent: RecentPublication[] }>;
 
   /** The blob collector's position (src/worker/gc.ts): the last sha512 it examined, null to start over. */
   gcCursor(): Promise<string | null>;

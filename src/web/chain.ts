@@ -1,0 +1,134 @@
+/**
+ * @module
+ * What the server reads and checks of one version's provenance chain for its page: the same
+ * core checks the client runs (verifyBundle against the registry's own key, verifyTlogProof,
+ * verifyReview), so the page states what the registry holds and whether it verifies here. The
+ * browser then repeats every check it can against the fingerprint the user trusts
+ * (src/web/browser); this module never decides what the browser shows as verified.
+ */
+
+import {
+  fromBase64,
+  isPlainObject,
+  logOrigin,
+  logVerifier,
+  parseTlogProof,
+  sriFromHex,
+  toBase64,
+  verifyBundle,
+  verifyReview,
+  verifyTlogProof,
+  type AiAttribute,
+  type FileEntry,
+  type Layer,
+  type Signer,
+} from "../core/index.js";
+
+export interface ChainFacts {
+  /** verifyBundle against the registry's own key: null when it verifies, else the layer and reason. */
+  problem: { layer: Layer; message: string } | null;
+  publisher: { keyid: string; label: string | null; createdAt: string } | null;
+  countersignature: { keyid: string; sequence: number; publishedAt: string; origin: string } | null;
+  log: LogFacts | null;
+  artifact: { size: number; integrity: string; sha256: string };
+  files: FileEntry[] | null;
+  ai: AiAttribute | null;
+  reviews: ReviewFacts[];
+  npmSignature: { keyid: string } | null;
+}
+
+export interface LogFacts {
+  index: number;
+  treeSize: number;
+  rootHash: string;
+  cosignatures: number;
+  /** null: the proof verifies under the registry's log key; else why not. */
+  problem: string | null;
+}
+
+export interface ReviewFacts {
+  keyid: string | null;
+  verdict: string | null;
+  reviewedAt: string | null;
+  note: string | null;
+  problem: string | null;
+}
+
+export interface VersionSource {
+  name: string;
+  version: string;
+  size: number;
+  sha256: string;
+  sha512: string;
+  bundle: string | null;
+  npmSignature?: string | null;
+  publisherLabel?: string | null;
+}
+
+/** Reads and checks the chain of one stored version. Never throws on a malformed bundle. */
+export async function chainFacts(row: VersionSource, registry: { origin: string; signer: Signer }): Promise<ChainFacts> {
+  const bundle = parseObject(row.bundle);
+  const artifact = { size: row.size, integrity: sriFromHex("sha512", row.sha512), sha256: row.sha256 };
+  const verified = await verifyBundle({
+    name: row.name,
+    version: row.version,
+    artifact: { sha512: row.sha512, sha256: row.sha256, size: row.size },
+    bundle,
+    pinned: [registry.signer.keyid],
+  });
+  const [log, reviews] = await Promise.all([logFacts(bundle, registry), reviewFacts(bundle.reviews, row)]);
+  const npm = parseObject(row.npmSignature ?? null);
+  const npmSignature = typeof npm.keyid === "string" ? { keyid: npm.keyid } : null;
+  if (!verified.ok) {
+    return { problem: { layer: verified.error.layer, message: verified.error.message }, publisher: null, countersignature: null, log, artifact, files: null, ai: null, reviews, npmSignature };
+  }
+  const v = verified.value;
+  return {
+    problem: null,
+    publisher: { keyid: v.publisher.keyid, label: row.publisherLabel ?? null, createdAt: v.publisher.createdAt },
+    countersignature: { keyid: v.registry.keyid, sequence: v.sequence, publishedAt: v.publishedAt, origin: v.registry.origin },
+    log,
+    artifact,
+    files: v.attributes.files ?? null,
+    ai: v.attributes.ai ?? null,
+    reviews,
+    npmSignature,
+  };
+}
+
+async function logFacts(bundle: Record<string, unknown>, registry: { origin: string; signer: Signer }): Promise<LogFacts | null> {
+  if (typeof bundle.tlogProof !== "string") return null;
+  const parsed = parseTlogProof(bundle.tlogProof);
+  if (!parsed.ok) return { index: -1, treeSize: 0, rootHash: "", cosignatures: 0, problem: parsed.error };
+  const payload = isPlainObject(bundle.countersignature) && typeof bundle.countersignature.payload === "string" ? fromBase64(bundle.countersignature.payload) : undefined;
+  const verifier = await logVerifier(registry.origin, registry.signer.publicKey);
+  if (!payload) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: "the countersignature has no payload" };
+  if (!verifier.ok) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: verifier.error };
+  const included = await verifyTlogProof(bundle.tlogProof, payload, { origin: logOrigin(registry.origin), verifier: verifier.value });
+  if (!included.ok) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: included.error };
+  const { checkpoint } = included.value;
+  // Cosignature lines: every signature line of the checkpoint note but the log's own.
+  const signatures = parsed.value.checkpoint.split("\n\n").slice(1).join("\n\n").split("\n").filter((line) => line.startsWith("— "));
+  return { index: included.value.index, treeSize: checkpoint.size, rootHash: toBase64(checkpoint.rootHash), cosignatures: Math.max(0, signatures.length - 1), problem: null };
+}
+
+async function reviewFacts(reviews: unknown, row: VersionSource): Promise<ReviewFacts[]> {
+  if (!Array.isArray(reviews)) return [];
+  return Promise.all(
+    reviews.map(async (envelope): Promise<ReviewFacts> => {
+      const review = await verifyReview(envelope, { name: row.name, version: row.version, digests: { sha256: row.sha256, sha512: row.sha512 } });
+      if (!review.ok) return { keyid: null, verdict: null, reviewedAt: null, note: null, problem: review.error };
+      return { keyid: review.value.keyid, verdict: review.value.verdict, reviewedAt: review.value.reviewedAt, note: review.value.note ?? null, problem: null };
+    }),
+  );
+}
+
+function parseObject(text: string | null): Record<string, unknown> {
+  if (text === null) return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return isPlainObject(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
