@@ -13,6 +13,10 @@
  * - `provenance(specs)`: the first, or the second where the first is unsupported.
  * - `tarballSha512(name, version)`: the tarball this registry serves for a version, hashed
  *   while streaming (for lockfiles whose checksum is not of the tarball, like yarn berry's).
+ * - the package's signed metadata (core/package-metadata.ts) travels with the bundles: the batch
+ *   answer's `metadata` map, or the full packument's top-level `countersign.metadata`
+ *   (`provenanceAnswer`); `packageMetadata(name)` asks for one package alone (`add`, `fetch`).
+ *   What is returned is as served, unopened: verification/metadata.ts judges it.
  *
  * A base URL is only a locator: nothing here decides trust. The token goes only to the exact
  * registry it was given for (a pinned one), never to a host a lockfile names.
@@ -32,7 +36,13 @@ export interface Spec {
 
 export const specKey = (s: Spec) => `${s.name}@${s.version}`;
 
-export type BundleAnswer = { supported: true; bundles: Map<string, unknown> } | { supported: false };
+/** Bundles by `name@version` and signed metadata envelopes by package name, as served (unchecked). */
+export interface ProvenanceAnswer {
+  bundles: Map<string, unknown>;
+  metadata: Map<string, unknown>;
+}
+
+export type BundleAnswer = ({ supported: true } & ProvenanceAnswer) | { supported: false };
 
 /** The parts of a packument the client reads (attacker-controlled: check before use). */
 export interface PackumentVersion {
@@ -42,6 +52,15 @@ export interface PackumentVersion {
 }
 export interface Packument {
   versions?: Record<string, PackumentVersion>;
+  "dist-tags"?: unknown;
+  /** The full document's signed metadata: `countersign.metadata` (absent from abbreviated ones). */
+  countersign?: { metadata?: unknown };
+}
+
+/** The signed metadata a full packument carries, or undefined. */
+export function packumentMetadata(doc: Packument | undefined): unknown {
+  const block = doc?.countersign;
+  return typeof block === "object" && block !== null && !Array.isArray(block) ? (block as { metadata?: unknown }).metadata ?? undefined : undefined;
 }
 
 const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
@@ -89,6 +108,7 @@ export class RegistryClient {
     const chunks: string[][] = [];
     for (let i = 0; i < keys.length; i += PER_REQUEST) chunks.push(keys.slice(i, i + PER_REQUEST));
     const bundles = new Map<string, unknown>();
+    const metadata = new Map<string, unknown>();
     let supported = true;
     await inFlight(chunks, IN_FLIGHT, async (chunk) => {
       if (!supported) return;
@@ -106,7 +126,7 @@ export class RegistryClient {
         return;
       }
       // Too large or cut off: an error. Not JSON: a registry without the batch API.
-      const body = await readJson<{ bundles?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown } => {
+      const body = await readJson<{ bundles?: unknown; metadata?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown; metadata?: unknown } => {
         if (err instanceof UnreachableError || err instanceof ResponseTooLargeError) throw err;
         return {};
       });
@@ -116,8 +136,13 @@ export class RegistryClient {
       }
       const answered = body.bundles as Record<string, unknown>;
       for (const key of chunk) if (Object.hasOwn(answered, key) && answered[key]) bundles.set(key, answered[key]);
+      // Each package's signed metadata, only for names this chunk asked about (the rest is ignored).
+      const signed = typeof body.metadata === "object" && body.metadata !== null && !Array.isArray(body.metadata) ? (body.metadata as Record<string, unknown>) : {};
+      for (const name of new Set(chunk.map((key) => key.slice(0, key.lastIndexOf("@"))))) {
+        if (Object.hasOwn(signed, name) && signed[name] && !metadata.has(name)) metadata.set(name, signed[name]);
+      }
     });
-    return supported ? { supported, bundles } : { supported };
+    return supported ? { supported, bundles, metadata } : { supported };
   }
 
   /** The abbreviated packument (cached per name); undefined when the registry does not have it. */
@@ -152,18 +177,26 @@ export class RegistryClient {
 
   /** Bundles from `dist.countersign` of the full packuments this registry serves (inline, or a link followed here). */
   async packumentBundles(specs: Spec[]): Promise<Map<string, unknown>> {
+    return (await this.packumentProvenance(specs)).bundles;
+  }
+
+  /** Bundles and signed metadata from the full packuments this registry serves. */
+  async packumentProvenance(specs: Spec[]): Promise<ProvenanceAnswer> {
     const bundles = new Map<string, unknown>();
+    const metadata = new Map<string, unknown>();
     const byName = new Map<string, Spec[]>();
     for (const spec of specs) byName.set(spec.name, [...(byName.get(spec.name) ?? []), spec]);
     await inFlight([...byName], 8, async ([name, versions]) => {
       const doc = await this.fullPackument(name);
+      const signed = packumentMetadata(doc);
+      if (signed !== undefined) metadata.set(name, signed);
       for (const spec of versions) {
         const version = doc?.versions && Object.hasOwn(doc.versions, spec.version) ? doc.versions[spec.version] : undefined;
         const bundle = await this.bundleFrom(spec, version?.dist?.countersign);
         if (bundle !== undefined) bundles.set(specKey(spec), bundle);
       }
     });
-    return bundles;
+    return { bundles, metadata };
   }
 
   /**
@@ -198,8 +231,32 @@ export class RegistryClient {
 
   /** Bundles from the batch API, or from the packuments where this registry has no batch API. */
   async provenance(specs: Spec[]): Promise<Map<string, unknown>> {
+    return (await this.provenanceAnswer(specs)).bundles;
+  }
+
+  /** Bundles and signed metadata from the batch API, or from the full packuments where this registry has no batch API. */
+  async provenanceAnswer(specs: Spec[]): Promise<ProvenanceAnswer> {
     const answer = await this.bundles(specs);
-    return answer.supported ? answer.bundles : this.packumentBundles(specs);
+    return answer.supported ? { bundles: answer.bundles, metadata: answer.metadata } : this.packumentProvenance(specs);
+  }
+
+  /**
+   * The signed metadata of one package as this registry serves it: `metadata` of the native
+   * `GET /-/countersign/v1/packages/<name>`, else (a plain mirror, which has no native API) the
+   * full packument's `countersign.metadata`; undefined when neither carries any.
+   */
+  async packageMetadata(name: string): Promise<unknown> {
+    const url = `${this.base}/-/countersign/v1/packages/${encodeName(name)}`;
+    const response = await request(url, { token: this.token, accept: CLIENT_ERRORS });
+    if (response.ok) {
+      const body = await readJson<unknown>(response, url, limitOf("packument"), `the package metadata of ${name}`).catch((err: unknown) => {
+        if (err instanceof UnreachableError || err instanceof ResponseTooLargeError) throw err;
+        return undefined;
+      });
+      const signed = typeof body === "object" && body !== null ? (body as { metadata?: unknown }).metadata : undefined;
+      if (signed !== undefined && signed !== null) return signed;
+    } else await response.body?.cancel().catch(() => undefined);
+    return packumentMetadata(await this.fullPackument(name));
   }
 
   /** The sha512 (hex) of the tarball this registry serves for `name@version`, or undefined if it has none. */

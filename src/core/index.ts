@@ -29,3 +29,4 @@ export * from "./tlog/index.js";
 export * from "./tlog-proof.js";
 export * from "./log.js";
 export * from "./npm-signatures.js";
+export * from "./package-metadata.js";

@@ -29,6 +29,7 @@ import { checkPackageName, checkVersion } from "./names.js";
 import { fail, ok, type MaybePromise, type Result } from "./result.js";
 import { openStatement } from "./signed.js";
 import type { Attributes } from "./attributes.js";
+import type { MetadataFailureCode } from "./package-metadata.js";
 import { COUNTERSIGN_STATEMENT, describePublisherProblem, PUBLISH_STATEMENT, statementSha256 } from "./statement.js";
 
 export const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
@@ -42,9 +43,10 @@ export interface Bundle {
 
 /**
  * The cryptographic layers, "policy" for the consumer's governance rules (policy.ts), and "log"
- * for the registry's transparency log (the client's checks: inclusion and a consistent view).
+ * for the registry's transparency log (the client's checks: inclusion and a consistent view), and
+ * "metadata" for the package's signed version list and dist-tags (package-metadata.ts).
  */
-export type Layer = "integrity" | "publisher" | "registry" | "binding" | "policy" | "log";
+export type Layer = "integrity" | "publisher" | "registry" | "binding" | "policy" | "log" | "metadata";
 
 export type FailureCode =
   | "invalid_request"
@@ -73,7 +75,9 @@ export type FailureCode =
   /** The log serves tiles or entry bundles that do not match its own signed checkpoint. */
   | "bad_tiles"
   /** No checkpoint covering the entry carries the witness cosignatures the pins require. */
-  | "witness_quorum";
+  | "witness_quorum"
+  /** The package's signed metadata (package-metadata.ts): missing, expired, rolled back, or not listing the version. */
+  | MetadataFailureCode;
 
 export interface VerifyFailure {
   layer: Layer;

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import "../../scripts/cli/native-ed25519.js";
-import { COSIGNATURE_TYPE, cosignatureSigner, formatVerifierKey, gapEntry, utf8, type Bundle, type NoteSigner, type Signer } from "../../src/core/index.js";
+import { COSIGNATURE_TYPE, cosignatureSigner, formatVerifierKey, gapEntry, signPackageMetadata, utf8, type Bundle, type NoteSigner, type Signer } from "../../src/core/index.js";
+import { RegistryClient } from "../../scripts/cli/registry-client.js";
 import { parse, type Command } from "../../scripts/cli/command.js";
 import { fetchArtifact, verifyArtifact } from "../../scripts/cli/commands/fetch.js";
 import { CliError, EXIT } from "../../scripts/cli/errors.js";
@@ -27,10 +28,19 @@ let registry: Signer;
 let publisher: Signer;
 let store: CheckpointStore;
 
+/** Signed metadata by package name, added to the fake batch API's answers. */
+const signedMetadata = new Map<string, unknown>();
+
 beforeAll(async () => {
   server = await startFakeLog();
   registry = await registryKey();
   publisher = await publisherKey();
+  const answer = RegistryClient.prototype.bundles;
+  vi.spyOn(RegistryClient.prototype, "bundles").mockImplementation(async function (this: RegistryClient, specs) {
+    const answered = await answer.call(this, specs);
+    if (answered.supported) for (const { name } of specs) if (signedMetadata.has(name)) answered.metadata.set(name, signedMetadata.get(name));
+    return answered;
+  });
 });
 afterAll(() => server.close());
 beforeEach(() => {
@@ -39,6 +49,7 @@ beforeEach(() => {
   store = checkpointStore(dir);
   server.bundles.clear();
   server.routes.clear();
+  signedMetadata.clear();
 });
 
 interface Published {
@@ -62,8 +73,20 @@ async function tree(count: number): Promise<{ tree: LogTree; published: Publishe
 
 const pin = (extra: Partial<RegistryPin> = {}): RegistryPin => ({ registry: "team", url: server.url, fingerprints: [registry.keyid], ...extra });
 const request = (p: Published, extra: Partial<RegistryPin> = {}): ProvenanceRequest => ({ spec: { name: p.name, version: "1.0.0" }, namespace: "@acme", pin: pin(extra), sha512: p.sha512, locators: [] });
-const serveBundles = (entries: [Published, unknown][]) => {
-  for (const [p, bundle] of entries) server.bundles.set(`${p.name}@1.0.0`, bundle);
+/** The registry's signed metadata listing `p` (what it serves beside the bundle), also on the native package route. */
+async function serveMetadata(p: Published): Promise<void> {
+  const envelope = await signPackageMetadata(
+    { name: p.name, origin: server.url, serial: 1, versions: [{ version: "1.0.0", sequence: p.index, sha512: p.sha512, publishedAt: new Date().toISOString() }], distTags: { latest: "1.0.0" }, issuedAt: new Date() },
+    registry,
+  );
+  signedMetadata.set(p.name, envelope);
+  server.routes.set(`/-/countersign/v1/packages/${p.name.replace("/", "%2f")}`, [200, JSON.stringify({ name: p.name, metadata: envelope })]);
+}
+const serveBundles = async (entries: [Published, unknown][]) => {
+  for (const [p, bundle] of entries) {
+    server.bundles.set(`${p.name}@1.0.0`, bundle);
+    await serveMetadata(p);
+  }
 };
 const find = (requests: ProvenanceRequest[]) => findProvenance(requests, { policy: undefined, token: undefined, checkpoints: store });
 
@@ -72,7 +95,7 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
     const { tree: t, published } = await tree(3);
     await server.serve(t);
     const checkpoint = await t.checkpoint();
-    serveBundles([
+    await serveBundles([
       [published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index, t.size, checkpoint))],
       [published[1]!, withProof(published[1]!.bundle, await t.tlogProof(published[1]!.index, t.size, checkpoint))],
       [published[2]!, published[2]!.bundle],
@@ -91,7 +114,7 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
     const { tree: t, published } = await tree(2);
     await server.serve(t);
     const [a, b] = published as [Published, Published];
-    serveBundles([
+    await serveBundles([
       [a, withProof(a.bundle, await t.tlogProof(b.index))],
       [b, withProof(b.bundle, await t.tlogProof(b.index))],
     ]);
@@ -103,7 +126,7 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
   it("a log forked under the stored checkpoint: every package of the registry fails with split_view naming both checkpoints", async () => {
     const { tree: honest, published } = await tree(2);
     await server.serve(honest);
-    serveBundles(published.map((p) => [p, p.bundle]));
+    await serveBundles(published.map((p) => [p, p.bundle]));
     expect((await find(published.map((p) => request(p)))).map((o) => o.status)).toEqual(["verified", "verified"]);
 
     // The log now serves another tree of the stored size: its last entry rewritten.
@@ -124,7 +147,7 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
   it("a log that is down: the packages are unavailable (exit 3 in verify), never verified", async () => {
     const { tree: t, published } = await tree(1);
     await server.serve(t);
-    serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index))]]);
+    await serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index))]]);
     server.down = true;
     try {
       const [outcome] = await find([request(published[0]!)]);
@@ -138,7 +161,7 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
   it("a checkpoint signed by another key: bad_checkpoint at layer log", async () => {
     const { tree: t, published } = await tree(1);
     await server.serve(t, t.size, await t.checkpoint(t.size, await publisherKey(9)));
-    serveBundles([[published[0]!, published[0]!.bundle]]);
+    await serveBundles([[published[0]!, published[0]!.bundle]]);
     const [outcome] = await find([request(published[0]!)]);
     expect(outcome).toMatchObject({ status: "failed", failure: { layer: "log", code: "bad_checkpoint" } });
   });
@@ -157,7 +180,7 @@ describe("pinned witnesses: inclusion counts only in a checkpoint their quorum c
     const { tree: t, published } = await tree(1);
     const cosigned = await t.checkpoint(t.size, registry, undefined, [witness]);
     await server.serve(t, t.size, cosigned);
-    serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index, t.size, cosigned))]]);
+    await serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index, t.size, cosigned))]]);
     const [outcome] = await find([request(published[0]!, { witnesses: { quorum: 1, keys: [vkey] } })]);
     expect(outcome).toMatchObject({ status: "verified", log: { via: "tlog-proof" } });
   });
@@ -167,7 +190,7 @@ describe("pinned witnesses: inclusion counts only in a checkpoint their quorum c
     const bare = await t.checkpoint();
     await t.append(gapEntry(t.size));
     await server.serve(t, t.size, await t.checkpoint(t.size, registry, undefined, [witness]));
-    serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index, t.size - 1, bare))]]);
+    await serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index, t.size - 1, bare))]]);
     const [outcome] = await find([request(published[0]!, { witnesses: { quorum: 1, keys: [vkey] } })]);
     expect(outcome).toMatchObject({ status: "verified", log: { via: "tiles", checkpoint: t.size } });
   });
@@ -175,7 +198,7 @@ describe("pinned witnesses: inclusion counts only in a checkpoint their quorum c
   it("no cosigned checkpoint covers it: witness_quorum at layer log", async () => {
     const { tree: t, published } = await tree(1);
     await server.serve(t);
-    serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index))]]);
+    await serveBundles([[published[0]!, withProof(published[0]!.bundle, await t.tlogProof(published[0]!.index))]]);
     const [outcome] = await find([request(published[0]!, { witnesses: { quorum: 1, keys: [vkey] } })]);
     expect(outcome).toMatchObject({ status: "failed", failure: { layer: "log", code: "witness_quorum" } });
   });
@@ -207,6 +230,7 @@ describe("fetch (online) and verify-artifact (offline)", () => {
     const base = `/-/countersign/v1/packages/@acme%2fpkg-0/1.0.0`;
     server.routes.set(base, [200, JSON.stringify(bundle)]);
     server.routes.set(`${base}/artifact`, [200, utf8(`${p.name}@1.0.0 contents`)]);
+    await serveMetadata(p);
     return { t, p, bundle };
   }
   const dir = () => mkdtempSync(join(tmpdir(), "cs-fetch-"));
@@ -288,7 +312,7 @@ describe("verify (verifyProject): the report and exit code", () => {
     const { verifyProject } = await import("../../scripts/cli/verification/project.js");
     const { tree: t, published } = await tree(2);
     await server.serve(t);
-    serveBundles(published.map((p) => [p, p.bundle]));
+    await serveBundles(published.map((p) => [p, p.bundle]));
     const project = mkdtempSync(join(tmpdir(), "cs-log-project-"));
     writeFileSync(join(project, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", dependencies: Object.fromEntries(published.map((p) => [p.name, "1.0.0"])) }));
     const packages: Record<string, unknown> = { "": { name: "app", version: "1.0.0", dependencies: Object.fromEntries(published.map((p) => [p.name, "1.0.0"])) } };

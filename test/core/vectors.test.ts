@@ -30,6 +30,7 @@ describe("protocol test vectors", () => {
     expect(nodeVerifies(committed.publishEnvelope, committed.keys.publisher.publicKey)).toBe(true);
     expect(nodeVerifies(committed.bundle.countersignature, committed.keys.registry.publicKey)).toBe(true);
     expect(nodeVerifies(committed.identity, committed.keys.registry.publicKey)).toBe(true);
+    expect(nodeVerifies(committed.metadata, committed.keys.registry.publicKey)).toBe(true);
   });
 
   it("the bundle verifies against the registry fingerprint, and the identity document against its pin", async () => {
@@ -73,6 +74,8 @@ describe("protocol test vectors", () => {
       ...committed.log.leafHashes,
       committed.log.root,
       committed.log.tlogProof,
+      committed.metadataStatement,
+      committed.metadata.signatures[0]!.sig,
     ];
     for (const value of expected) expect(protocol, value.slice(0, 60)).toContain(value);
   });

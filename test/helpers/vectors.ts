@@ -30,6 +30,7 @@ import {
   pae,
   parsePublishStatement,
   signIdentity,
+  signPackageMetadata,
   signPublishStatement,
   sha256,
   sriFromHex,
@@ -82,6 +83,19 @@ export async function computeVectors() {
   const checkpoint = await signNote(formatCheckpoint({ origin, size: 2, rootHash: root, extensions: [] }), await logSigner("https://registry.example", registry));
   if (!checkpoint.ok) throw new Error("checkpoint");
 
+  // The package's signed metadata after this publication (PROTOCOL §19).
+  const metadata = await signPackageMetadata(
+    {
+      name: "@acme/hello",
+      origin: "https://registry.example",
+      serial: 1795521601000, // the time of the change, in ms (migrations/0008)
+      versions: [{ version: "1.0.0", sequence: 1, sha512: digests.sha512, publishedAt: "2026-11-24T12:00:01.000Z" }],
+      distTags: { latest: "1.0.0" },
+      issuedAt: new Date("2026-11-24T12:00:00.000Z"),
+    },
+    registry,
+  );
+
   const decode = (b64: string) => new TextDecoder().decode(fromBase64(b64));
   return {
     keys: {
@@ -106,6 +120,8 @@ export async function computeVectors() {
       checkpoint: checkpoint.value,
       tlogProof: formatTlogProof({ index: 1, proof: [leaf0], checkpoint: checkpoint.value }),
     },
+    metadataStatement: decode(metadata.payload),
+    metadata,
     check: { registryKeyidIsFingerprint: (await fingerprint(registryPair.publicKey)) === registryPair.keyid },
   };
 }

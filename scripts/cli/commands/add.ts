@@ -7,6 +7,14 @@
  * without running scripts, and the lockfile it wrote is read back with countersign's own readers:
  * the chosen version must be locked with exactly the countersigned bytes, or package.json and the
  * lockfile are put back as they were. Resolution itself is governed, not only checked afterwards.
+ *
+ * Which versions exist, and which one a dist-tag names, is decided by the registry's signed
+ * package metadata (core/package-metadata.ts), not by the packument: candidates are the versions
+ * it lists (with the packument's integrity equal to the listed sha512), `name@latest` /
+ * `name@next` resolve through its signed `distTags`, and a packument whose dist-tags differ from
+ * the signed ones is refused at layer metadata (a mirror or registry moving `latest` unsigned).
+ * The statement must open under a pinned key, be unexpired and not older than what this machine
+ * accepted before (log/metadata-store.ts, the floor `verify` keeps too).
  */
 
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
@@ -17,7 +25,7 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
 import semverValidRange from "semver/ranges/valid.js";
-import { checkPackageName, describeFailure, PINS_FILE, resolvePin, type PinRule, type Verified } from "../../../src/core/index.js";
+import { checkListed, checkPackageName, describeFailure, openPackageMetadata, PINS_FILE, resolvePin, type MetadataProblem, type PackageMetadata, type PinRule, type Verified } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
@@ -26,20 +34,65 @@ import { readLockfileOnly } from "../lockfiles/index.js";
 import { configuredRegistry } from "../lockfiles/registries.js";
 import type { LockEntry, Manager } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
-import { RegistryClient } from "../registry-client.js";
+import { metadataStore } from "../log/metadata-store.js";
+import { packumentMetadata, RegistryClient, type Packument } from "../registry-client.js";
 import { judge } from "../verification/judge.js";
+import { metadataFailure } from "../verification/metadata.js";
 import { checkLogs, type ProvenanceOutcome } from "../verification/provenance.js";
 import { lockedSha512 } from "../verification/plan.js";
 import { readReceipt } from "../receipts.js";
 
-function parseAddSpec(spec: string): { name: string; range: string } {
+/** `name[@range]` or `name@tag` (a dist-tag: not a semver range, npm's tag syntax). */
+function parseAddSpec(spec: string): { name: string; range: string; tag?: undefined } | { name: string; tag: string; range?: undefined } {
   const at = spec.lastIndexOf("@");
   const name = at > 0 ? spec.slice(0, at) : spec;
   const range = at > 0 ? spec.slice(at + 1) : "*";
   const check = checkPackageName(name);
   if (!check.ok) throw usageError(`${name}: ${check.reason}`);
-  if (semverValidRange(range) === null) throw usageError(`"${range}" is not a semver range`);
-  return { name, range };
+  if (semverValidRange(range) !== null) return { name, range };
+  if (/^[A-Za-z][\w.-]{0,255}$/.test(range)) return { name, tag: range };
+  throw usageError(`"${range}" is neither a semver range nor a dist-tag`);
+}
+
+/** Where add's metadata refusals are reported: the package, what was asked for, its namespace. */
+function refuseMetadata(problem: MetadataProblem, where: { name: string; version: string; namespace: string }, from: string): never {
+  const failure = metadataFailure(problem, where, from);
+  throw new CliError(describeFailure(failure), EXIT.rejected, { failure });
+}
+
+/**
+ * The package's signed metadata as `registry` serves it, opened under the pinned keys and
+ * checked against this machine's floor, and the packument's dist-tags checked against it.
+ */
+async function signedMetadata(client: RegistryClient, packument: Packument, where: { name: string; version: string; namespace: string }, fingerprints: readonly string[]): Promise<{ metadata: PackageMetadata; contentSha256: string }> {
+  // The statement in the very document whose dist-tags are checked (one read, one snapshot: a
+  // registry's short-lived caches cannot make the two disagree); else the native route's.
+  const envelope = packumentMetadata(packument) ?? (await client.packageMetadata(where.name));
+  const now = new Date();
+  // Learn which pinned key signed it, then open it again against that key's floor.
+  const first = await openPackageMetadata(envelope, { name: where.name, pinned: fingerprints, now });
+  if (!first.ok) refuseMetadata(first.error, where, client.base);
+  const keyid = first.value.metadata.registry.keyid;
+  const opened = await openPackageMetadata(envelope, { name: where.name, pinned: [keyid], now, seen: metadataStore().read(keyid, where.name) });
+  if (!opened.ok) refuseMetadata(opened.error, where, client.base);
+  const signedTags = opened.value.metadata.distTags;
+  const raw = packument["dist-tags"];
+  const servedTags = typeof raw === "object" && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const moved = [...new Set([...Object.keys(signedTags), ...Object.keys(servedTags)])].sort().filter((tag) => servedTags[tag] !== signedTags[tag]);
+  if (moved.length > 0) {
+    const show = (tags: Record<string, unknown>) => moved.map((tag) => `${tag}=${typeof tags[tag] === "string" ? tags[tag] : "none"}`).join(" ");
+    refuseMetadata(
+      {
+        code: "dist_tags_mismatch",
+        message: `${client.base} serves dist-tags the registry did not sign (${moved.join(", ")}): a mirror or registry moving a tag without the signed metadata agreeing`,
+        expected: show(signedTags),
+        actual: show(servedTags),
+      },
+      where,
+      client.base,
+    );
+  }
+  return opened.value;
 }
 
 /** The package managers `add` writes for, as `--manager` names them. */
@@ -191,11 +244,13 @@ async function lockMismatch(dir: string, target: Target, name: string, version: 
 export const add: Command = {
   name: "add",
   summary: "resolve name@range to the newest version that passes verification and policy, and lock it with the project's package manager",
-  usage: "countersign add <name>[@range] [--dev] [--approve-publisher SHA256:...] [--manager npm|pnpm|yarn|bun] [--no-install] [--dir DIR] [--pins FILE] [--json]",
+  usage: "countersign add <name>[@range|@tag] [--dev] [--approve-publisher SHA256:...] [--manager npm|pnpm|yarn|bun] [--no-install] [--dir DIR] [--pins FILE] [--json]",
   options: { dev: { type: "boolean" }, "approve-publisher": { type: "string", multiple: true }, manager: { type: "string" }, "no-install": { type: "boolean" }, dir: { type: "string" }, pins: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw usageError(`usage: ${this.usage}`);
-    const { name, range } = parseAddSpec(positionals[0]!);
+    const spec = parseAddSpec(positionals[0]!);
+    const { name } = spec;
+    const asked = spec.tag ?? spec.range;
     const dir = resolve(str(values, "dir") ?? ".");
     // Which manager's lockfile to write is settled before anything is fetched.
     const target = values["no-install"] === true ? undefined : detectManager(dir, str(values, "manager"));
@@ -205,26 +260,55 @@ export const add: Command = {
     const registry = registryBase(rule.url);
 
     const client = new RegistryClient(registry, process.env.COUNTERSIGN_TOKEN);
-    const packument = await client.packument(name);
+    // The full document: it carries the signed metadata its dist-tags are checked against.
+    const packument = await client.fullPackument(name);
     if (!packument) throw new CliError(`${registry} has no package ${name}`, EXIT.rejected);
-    const includePrerelease = semverPrerelease(range.replace(/^[^0-9]*/, "")) !== null;
-    const candidates = Object.values(packument.versions ?? {})
-      .flatMap((v) => (typeof v?.version === "string" && semverSatisfies(v.version, range, { includePrerelease }) ? [{ version: v.version, dist: v.dist }] : []))
-      .sort((a, b) => semverRcompare(a.version, b.version));
-    if (candidates.length === 0) throw new CliError(`no version of ${name} at ${registry} satisfies ${range}`, EXIT.rejected);
+    const where = { name, version: asked, namespace };
+    // Which versions exist and what each tag names: the registry's signed metadata, not the packument.
+    const { metadata, contentSha256 } = await signedMetadata(client, packument, where, rule.fingerprints);
+    const served = packument.versions ?? {};
+    const skipped: { version: string; reason: string }[] = [];
+    let listed: PackageMetadata["versions"];
+    if (spec.tag !== undefined) {
+      const tagged = metadata.distTags[spec.tag];
+      if (tagged === undefined) throw new CliError(`${name} has no dist-tag "${spec.tag}" in its signed metadata (tags: ${Object.keys(metadata.distTags).join(", ") || "none"})`, EXIT.rejected);
+      listed = metadata.versions.filter((v) => v.version === tagged);
+    } else {
+      const { range } = spec;
+      const includePrerelease = semverPrerelease(range.replace(/^[^0-9]*/, "")) !== null;
+      const satisfies = (version: string) => semverSatisfies(version, range, { includePrerelease });
+      listed = metadata.versions.filter((v) => satisfies(v.version));
+      // What the packument offers beyond the signed list is never a candidate (said, not hidden).
+      for (const version of Object.keys(served).filter((v) => satisfies(v) && !metadata.versions.some((m) => m.version === v)).sort(semverRcompare)) {
+        const problem = checkListed(metadata, { version, sha512: "" })!;
+        skipped.push({ version, reason: describeFailure(metadataFailure(problem, { name, version, namespace }, registry)) });
+      }
+    }
+    const candidates = [...listed]
+      .sort((a, b) => semverRcompare(a.version, b.version))
+      .map((v) => ({ version: v.version, dist: Object.hasOwn(served, v.version) ? served[v.version]?.dist : undefined }));
+    if (candidates.length === 0) throw new CliError(`no version of ${name} at ${registry} satisfies ${asked}${skipped.length ? `:\n${skipped.map((s) => `  skipped ${name}@${s.version}: ${s.reason}`).join("\n")}` : ""}`, EXIT.rejected, { skipped });
 
     // The publisher of what is locked now (or last verified) is the baseline for publisher continuity.
     const receipt = await readReceipt(dir, { pins });
     const previousPublisher = receipt?.packages.find((p) => p.name === name)?.publisher;
     const approvals = ((values["approve-publisher"] as string[] | undefined) ?? []).map((keyid) => ({ name, keyid }));
 
-    const skipped: { version: string; reason: string }[] = [];
     let chosen: { version: string; integrity: string; sha512: string } | undefined;
     for (const candidate of candidates) {
+      if (candidate.dist === undefined) {
+        skipped.push({ version: candidate.version, reason: `listed in the registry's signed metadata, but ${registry} does not serve it` });
+        continue;
+      }
       const integrity = typeof candidate.dist?.integrity === "string" ? candidate.dist.integrity : undefined;
       const locked = lockedSha512(integrity);
       if (!integrity || !locked.ok) {
         skipped.push({ version: candidate.version, reason: locked.ok ? "no integrity" : locked.reason.replace("the lockfile records", "the registry lists") });
+        continue;
+      }
+      const unlisted = checkListed(metadata, { version: candidate.version, sha512: locked.sha512 });
+      if (unlisted) {
+        skipped.push({ version: candidate.version, reason: describeFailure(metadataFailure(unlisted, { name, version: candidate.version, namespace }, registry)) });
         continue;
       }
       // The abbreviated packument only links each bundle: ask for it (batch API, or a mirror's full packument).
@@ -232,6 +316,12 @@ export const add: Command = {
       const verdict = await judge({ name, version: candidate.version, sha512: locked.sha512, bundle, fingerprints: rule.fingerprints, policy: pins.policy, previousPublisher, approvals });
       if (!verdict.ok) {
         skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
+        continue;
+      }
+      // Listed with the sequence number it was countersigned at, by the key that signed the list.
+      const sequenced = verdict.value.registry.keyid === metadata.registry.keyid ? checkListed(metadata, { version: candidate.version, sha512: locked.sha512, sequence: verdict.value.sequence }) : { code: "metadata_untrusted" as const, message: `countersigned by ${verdict.value.registry.keyid}, but its signed metadata is by ${metadata.registry.keyid}`, expected: metadata.registry.keyid, actual: verdict.value.registry.keyid };
+      if (sequenced) {
+        skipped.push({ version: candidate.version, reason: describeFailure(metadataFailure(sequenced, { name, version: candidate.version, namespace }, registry)) });
         continue;
       }
       // And in the registry's transparency log, as verify will require (log/check.ts).
@@ -244,7 +334,9 @@ export const add: Command = {
       break;
     }
     const skippedLines = skipped.map((s) => `  skipped ${name}@${s.version}: ${s.reason}`);
-    if (!chosen) throw new CliError(`no version of ${name}@${range} passes verification and policy:\n${skippedLines.join("\n")}`, EXIT.rejected, { skipped });
+    if (!chosen) throw new CliError(`no version of ${name}@${asked} passes verification and policy:\n${skippedLines.join("\n")}`, EXIT.rejected, { skipped });
+    // The statement passed: it is this machine's new floor for the package (higher serial wins).
+    metadataStore().raise(metadata.registry.keyid, new Map([[name, { serial: metadata.serial, contentSha256 }]]));
 
     const manifestPath = join(dir, "package.json");
     const lockPath = target?.lockfile;
@@ -312,7 +404,7 @@ export const add: Command = {
     emit(
       values,
       [`added ${name}@${chosen.version} to ${field} (integrity ${chosen.integrity})${target ? `; ${basename(target.lockfile)} updated by ${LABEL[target.manager]} — run ${INSTALL_HINT[target.manager]}` : ""}`, ...hookLines.map((l) => `  ${target ? LABEL[target.manager] : ""} hook ${l}`), ...skippedLines],
-      { name, version: chosen.version, integrity: chosen.integrity, field, skipped, ...(target ? { manager: target.manager, lockfile: target.lockfile, hooks: hookLines } : {}) },
+      { name, version: chosen.version, integrity: chosen.integrity, field, skipped, metadata: { serial: metadata.serial, expires: metadata.expires, distTags: metadata.distTags }, ...(target ? { manager: target.manager, lockfile: target.lockfile, hooks: hookLines } : {}) },
     );
     return EXIT.ok;
   },

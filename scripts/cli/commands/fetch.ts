@@ -3,7 +3,9 @@
  * `fetch`: download an artifact and its provenance bundle and verify them against a pinned
  * fingerprint, then find the countersignature in the registry's transparency log (its
  * tlog-proof, or a proof from the log's tiles) with the log consistent with the checkpoint this
- * machine stored last; the file is written only if every layer passes. `verify-artifact` does the
+ * machine stored last, and the version listed in the package's signed metadata (unexpired, not
+ * older than what this machine accepted: verification/metadata.ts); the file is written only if
+ * every layer passes. `verify-artifact` does the
  * same offline for bytes and a bundle already on disk: of the log, only the bundle's tlog-proof
  * (if it has one) and, against a stored checkpoint of the same size, equal roots.
  */
@@ -19,6 +21,8 @@ import { artifactHasher, hashFile, type FileDigests } from "../files.js";
 import { encodeName, limitOf, registryBase, request, requestJson, TRANSFER_TIMEOUT_MS } from "../http.js";
 import { checkBundleOffline, checkBundleOnline } from "../log/check.js";
 import { describeCheckpoint } from "../log/reader.js";
+import { RegistryClient } from "../registry-client.js";
+import { checkOneVersion, type MetadataReport } from "../verification/metadata.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
 
@@ -32,7 +36,7 @@ function rejected(result: { ok: false; error: VerifyFailure }): never {
   throw new CliError(describeFailure(result.error), EXIT.rejected, { verified: false, failure: result.error });
 }
 
-function report(values: Values, result: { ok: true; value: Verified } | { ok: false; error: VerifyFailure }, where: string, log: LogLine): number {
+function report(values: Values, result: { ok: true; value: Verified } | { ok: false; error: VerifyFailure }, where: string, log: LogLine, metadata?: MetadataReport): number {
   if (!result.ok) rejected(result);
   const v = result.value;
   emit(
@@ -43,8 +47,9 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
       `  publisher  ${v.publisher.keyid}, enrolled in ${v.namespace}`,
       `  registry   ${v.registry.keyid} (${v.registry.origin}), pinned; sequence ${v.sequence}, ${v.publishedAt}`,
       `  log        ${log.line}`,
+      ...(metadata ? [`  metadata   listed in its signed metadata (serial ${metadata.serial}, expires ${metadata.expires})`] : []),
     ],
-    { verified: true, path: where, ...v, log: log.json },
+    { verified: true, path: where, ...v, log: log.json, ...(metadata ? { metadata } : {}) },
   );
   return 0;
 }
@@ -69,7 +74,8 @@ export const fetchArtifact: Command = {
   usage:
     "countersign fetch <name@version> --registry URL --fingerprint SHA256:... [--out FILE] [--bundle-out FILE] [--json]\n" +
     "  the countersignature must be in the registry's transparency log, consistent with the checkpoint stored last\n" +
-    "  (config directory, checkpoints/; COUNTERSIGN_LOG_STATE_DIR); exit 3 when the registry or its log is unreachable",
+    "  (config directory, checkpoints/; COUNTERSIGN_LOG_STATE_DIR), and listed in the package's signed metadata\n" +
+    "  (unexpired, not older than what this machine accepted); exit 3 when the registry or its log is unreachable",
   options: { ...REGISTRY_OPTION, fingerprint: { type: "string" }, out: { type: "string", short: "o" }, "bundle-out": { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
@@ -86,13 +92,17 @@ export const fetchArtifact: Command = {
       if (!result.ok) rejected(result);
       // The transparency log: throws (exit 1, or 3 when the log cannot be read) before anything is written.
       const logged = await checkBundleOnline(registry, bundle, result.value);
+      // The registry's signed metadata must list this version with these bytes (exit 1 before anything is written).
+      const v = result.value;
+      const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: v.registry.keyid, from: registry });
+      if (!listed.ok) throw new CliError(describeFailure(listed.failure), EXIT.rejected, { verified: false, failure: listed.failure });
       renameSync(partial, out);
       const bundleOut = str(values, "bundle-out");
       if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(bundle, null, 2)}\n`);
       return report(values, result, out, {
         line: `entry ${logged.index} of the registry's transparency log (${logged.via === "tlog-proof" ? "its tlog-proof" : "proved from the log's tiles"}, ${describeCheckpoint(logged.checkpoint)}), consistent with the checkpoint stored last`,
         json: { checked: true, index: logged.index, via: logged.via, checkpoint: { origin: logged.checkpoint.origin, size: logged.checkpoint.size } },
-      });
+      }, listed.report);
     } finally {
       rmSync(partial, { force: true });
     }

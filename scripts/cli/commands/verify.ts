@@ -59,7 +59,7 @@ function humanReport(report: ProjectReport, verbose: boolean): string[] {
     if (p.status === "failed") lines.push(`  ✗ ${describeFailure(p.failure!)}`);
     else if (p.status === "unavailable") lines.push(`  ? ${p.message}`);
     else if (p.status === "unverified" && verbose) lines.push(`  ~ ${p.name}@${p.version}${aliasNote(p)}: unverified ${p.kind === "registry" ? "" : `${p.kind} `}package, allowed by rule "${p.rule}"`);
-    else if (p.status === "verified" && verbose) lines.push(`  ✓ ${p.name}@${p.version}: countersigned by ${p.registry} (${p.verified!.registry.keyid}), publisher ${p.verified!.publisher.keyid}, sequence ${p.verified!.sequence}${p.log ? `, in its transparency log (checkpoint of size ${p.log.checkpoint})` : ""}`);
+    else if (p.status === "verified" && verbose) lines.push(`  ✓ ${p.name}@${p.version}: countersigned by ${p.registry} (${p.verified!.registry.keyid}), publisher ${p.verified!.publisher.keyid}, sequence ${p.verified!.sequence}${p.log ? `, in its transparency log (checkpoint of size ${p.log.checkpoint})` : ""}${p.metadata ? `, listed in its signed metadata (serial ${p.metadata.serial}, expires ${p.metadata.expires})` : ""}`);
   }
   const rejected = (report.namespaces ?? []).filter((n) => n.rule === "reject" && n.failed > 0).map((n) => n.namespace);
   if (rejected.length) lines.push(`  to depend on ${rejected.length === 1 ? "this namespace" : "these namespaces"} on purpose: countersign pin ${rejected.map((ns) => `--rule '${ns}=allow'`).join(" ")} (check the names first: a look-alike of a namespace you use is how this attack looks)`);
@@ -82,6 +82,8 @@ export const verify: Command = {
     "  prints one line per namespace (unscoped names allowed unverified on one line) and every failure; --verbose lists every package\n" +
     "  every countersignature must be in its registry's transparency log, and the log consistent with the checkpoint\n" +
     "  this machine stored last (config directory, checkpoints/; COUNTERSIGN_LOG_STATE_DIR): a split view fails\n" +
+    "  every package's signed metadata must list its version, be unexpired and not older than the serial this\n" +
+    "  machine accepted before (metadata/ beside checkpoints/): a rollback, a freeze or a hidden version fails\n" +
     "  exit 0 verified, 1 rejected, 3 could not verify (a registry or its log unreachable)\n" +
     "  token for pinned registries with READ_ACCESS=token: $COUNTERSIGN_TOKEN",
   options: { dir: { type: "string" }, pins: { type: "string" }, lockfile: { type: "string", multiple: true }, "no-receipt": { type: "boolean" }, "no-cache": { type: "boolean" }, verbose: { type: "boolean", short: "v" }, ...JSON_OPTION },

@@ -4,7 +4,8 @@
  * pipeline of named steps over every lockfile entry:
  *
  *     read lockfiles → plan (judge by the pins, plan.ts) → find and judge provenance
- *     (provenance.ts: verify, then policy) → report → receipt for the runtime phase
+ *     (provenance.ts: verify, then policy, the transparency log, the signed package metadata)
+ *     → report → receipt for the runtime phase
  *
  * Fail-closed: an entry that fails any step fails the project (exit 1); one that could not be
  * checked because no registry answered is "unavailable" (exit 3); nothing is skipped silently.
@@ -20,6 +21,7 @@ import { readReceipt, writeReceipt } from "../receipts.js";
 import { specKey } from "../registry-client.js";
 import { planEntry, type Planned } from "./plan.js";
 import { findProvenance, type LogInclusionReport, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
+import type { MetadataReport } from "./metadata.js";
 import { verdictFor } from "./unchanged.js";
 
 export type PackageStatus = "verified" | "unverified" | "failed" | "unavailable";
@@ -40,6 +42,8 @@ export interface PackageReport {
   verified?: Verified;
   /** For verified packages: where the registry's transparency log proved the countersignature. */
   log?: LogInclusionReport;
+  /** For verified packages: the signed metadata that lists it (serial, expiry, where it was read). */
+  metadata?: MetadataReport;
   failure?: VerifyFailure;
   /** For unverified packages: the rule that allowed them. */
   rule?: string;
@@ -201,7 +205,7 @@ function toReport(plan: Planned, outcome: ProvenanceOutcome | undefined): Packag
     case "check": {
       const base = { ...baseReport(entry, plan.namespace), registry: plan.pin.registry };
       if (!outcome) throw new Error("a planned check has no outcome");
-      if (outcome.status === "verified") return { ...base, status: "verified", verified: outcome.verified, ...(outcome.log ? { log: outcome.log } : {}) };
+      if (outcome.status === "verified") return { ...base, status: "verified", verified: outcome.verified, ...(outcome.log ? { log: outcome.log } : {}), ...(outcome.metadata ? { metadata: outcome.metadata } : {}) };
       if (outcome.status === "failed") return { ...base, status: "failed", failure: { ...outcome.failure, message: `${outcome.failure.message}, at ${entry.location} in ${entry.lockfile}` } };
       return { ...base, status: "unavailable", message: outcome.message };
     }

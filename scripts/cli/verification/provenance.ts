@@ -24,6 +24,11 @@
  * only in a checkpoint cosigned by their quorum. A package that fails there fails at layer
  * "log"; a log that cannot be read makes its registry's packages "unavailable" (exit 3), never
  * verified.
+ *
+ * Then the package's signed metadata (metadata.ts), per package name and registry key: the
+ * statement served with its bundles must open under that pinned key, be unexpired, not roll back
+ * what this machine accepted before, and list every verified version with its bytes and sequence
+ * number; a failure is at layer "metadata" (a place that serves none: `metadata_missing`).
  */
 
 import { newCosignatureVerifier, type NoteVerifier, type Policy, type Verified, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
@@ -33,7 +38,9 @@ import { RegistryClient, specKey, type Spec } from "../registry-client.js";
 import { checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from "../log/check.js";
 import { LogReader } from "../log/reader.js";
 import { checkpointStore, type CheckpointStore } from "../log/store.js";
+import type { MetadataStore } from "../log/metadata-store.js";
 import { judge } from "./judge.js";
+import { checkMetadata, recordServed, type MetadataReport, type ServedMetadata } from "./metadata.js";
 import type { RegistryPin } from "./plan.js";
 
 export interface ProvenanceRequest {
@@ -58,7 +65,7 @@ export interface LogInclusionReport {
 }
 
 export type ProvenanceOutcome =
-  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string; log?: LogInclusionReport }
+  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string; log?: LogInclusionReport; metadata?: MetadataReport }
   | { status: "failed"; failure: VerifyFailure }
   | { status: "unavailable"; message: string };
 
@@ -79,6 +86,10 @@ export interface ProvenanceOptions {
   onProgress?: (settled: number, total: number) => void;
   /** Where the last accepted checkpoints are kept (default: the user's config directory, log/store.ts). */
   checkpoints?: CheckpointStore;
+  /** Where the accepted package metadata floors are kept (default: the same directory, log/metadata-store.ts). */
+  metadata?: MetadataStore;
+  /** The clock metadata expiry is judged by (default: now). */
+  now?: Date;
 }
 
 export async function findProvenance(requests: ProvenanceRequest[], options: ProvenanceOptions): Promise<ProvenanceOutcome[]> {
@@ -97,6 +108,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
     options.onProgress?.(++settled, requests.length);
   };
   const pending = new Map<number, Pending>();
+  const served: ServedMetadata = new Map();
 
   // Bytes whose lockfile digest is not of the tarball: hash what the package manager downloads.
   await Promise.all(
@@ -139,7 +151,9 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
         const specs = indexes.map((i) => pending.get(i)!.request.spec);
         let bundles: Map<string, unknown>;
         try {
-          bundles = await client(place).provenance(specs);
+          const answer = await client(place).provenanceAnswer(specs);
+          bundles = answer.bundles;
+          recordServed(served, place, answer.metadata);
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
           for (const i of indexes) pending.get(i)!.unreachable.set(place, err.message);
@@ -173,6 +187,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
     );
   }
   await checkLogs(requests, outcomes, options);
+  await checkMetadata(requests, outcomes, served, options);
   return outcomes;
 }
 

@@ -23,6 +23,7 @@
  */
 
 import { sha256, toHex, utf8 } from "../../core/index.js";
+import { metadataSourceOf, metadataWindow, signedMetadata, signedTags } from "../metadata.js";
 import { registryOrigin, waitUntil, type AppContext } from "../context.js";
 import { PACKUMENT_MEMORY_MS, recentPackuments } from "../hot-cache.js";
 import { buildPackument, completeBundleDigests, PACKUMENT_FORMAT } from "./packument.js";
@@ -40,9 +41,10 @@ export interface ServedPackument {
 }
 
 /** `npmKeyid`: the npm signing key's keyid, null when the registry has none. */
-export function packumentCacheKey(name: string, revision: string, abbreviated: boolean, origin: string, npmKeyid: string | null = null): Request {
+/** `window`: the metadata window (metadata.ts) the document's signed metadata was issued in. */
+export function packumentCacheKey(name: string, revision: string, abbreviated: boolean, origin: string, npmKeyid: string | null = null, window = 0): Request {
   const signed = encodeURIComponent(npmKeyid ?? "unsigned");
-  return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${signed}/${encodeURIComponent(name)}/${revision}`);
+  return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${signed}/${window}/${encodeURIComponent(name)}/${revision}`);
 }
 
 const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;
@@ -58,7 +60,10 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   // First: a misconfigured NPM_SIGNING_KEY is a 500 whatever is cached.
   const npm = await c.var.deps.npmSigner();
   const npmKeyid = npm?.keyid ?? null;
-  const memoryKey = `${abbreviated ? "abbreviated" : "full"} ${origin} ${npmKeyid ?? "unsigned"} ${name}`;
+  // The signed metadata in a full document is re-issued every window: a new window is a new
+  // document. (Installers' abbreviated documents do not carry it: they stay small and stable.)
+  const window = abbreviated ? 0 : metadataWindow(c.var.deps.now()).getTime();
+  const memoryKey = `${abbreviated ? "abbreviated" : "full"} ${origin} ${npmKeyid ?? "unsigned"} ${window} ${name}`;
   const recent = config.hotCache ? recentPackuments.get(memoryKey) : undefined;
   if (recent && Date.now() - recent.at < PACKUMENT_MEMORY_MS) return { body: recent.text, etag: recent.etag, cached: true };
   const remember = (text: string, etag: string, revision: string | null) => {
@@ -72,7 +77,7 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
       remember(recent.text, recent.etag, revision); // still current: good for another while
       return { body: recent.text, etag: recent.etag, cached: true };
     }
-    const hit = revision === null || !cache ? undefined : await cache.match(packumentCacheKey(name, revision, abbreviated, origin, npmKeyid));
+    const hit = revision === null || !cache ? undefined : await cache.match(packumentCacheKey(name, revision, abbreviated, origin, npmKeyid, window));
     const etag = hit?.headers.get("ETag");
     if (hit?.body && etag) {
       const text = await hit.text();
@@ -87,13 +92,17 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   if (digests.length) waitUntil(c, meta.rememberBundleDigests(digests));
   const signatures = await completeNpmSignatures(source.versions, npm);
   if (signatures.length) waitUntil(c, meta.rememberNpmSignatures(signatures));
-  const packument = buildPackument(source.versions, source.tags, origin, abbreviated, npmKeyid, source);
+  // dist-tags and times are the signed statement's: the same rows, read in the same batch.
+  const signedSource = metadataSourceOf(source);
+  // (None without REGISTRY_ORIGIN: nothing is signed then, config.ts; reads go on.)
+  const metadata = abbreviated || config.origin === undefined ? undefined : await signedMetadata(await c.var.deps.signer(), config.origin, name, signedSource, c.var.deps.now());
+  const packument = buildPackument(source.versions, signedTags(signedSource), origin, abbreviated, npmKeyid, { ...source, ...(metadata ? { metadata } : {}) });
   if (!packument) return null;
   const text = JSON.stringify(packument);
   const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
   if (cache && source.revision !== null && signatures.length === 0) {
     const entry = new Response(text, { headers: { ETag: etag, "Content-Type": "application/json", "Cache-Control": `public, max-age=${CACHE_TTL_SECONDS}` } });
-    waitUntil(c, cache.put(packumentCacheKey(name, source.revision, abbreviated, origin, npmKeyid), entry));
+    waitUntil(c, cache.put(packumentCacheKey(name, source.revision, abbreviated, origin, npmKeyid, window), entry));
   }
   remember(text, etag, source.revision);
   return { body: text, etag, cached: false };

@@ -19,9 +19,8 @@
  * verify and which would break `npm audit signatures`.
  */
 
-import semverCompare from "semver/functions/compare.js";
-import semverPrerelease from "semver/functions/prerelease.js";
-import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sha256, sriFromHex, toHex, utf8 } from "../../core/index.js";
+import { fromBase64, fromUtf8, isPlainObject, jsonTooDeep, sha256, sriFromHex, toHex, utf8, type Envelope } from "../../core/index.js";
+import { withLatest } from "../metadata.js";
 import type { BundleDigest, PackumentRow } from "../storage/meta.js";
 import { storedNpmSignature } from "./signatures.js";
 
@@ -55,7 +54,7 @@ const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
  * (packument-cache.ts): change it whenever what this module builds changes, or edge caches
  * keep serving the old shape until the package is next written.
  */
-export const PACKUMENT_FORMAT = 4;
+export const PACKUMENT_FORMAT = 5;
 
 /**
  * npm's person object for a publisher key: `name` is the key's label (the fingerprint when it
@@ -70,6 +69,8 @@ export function keyPerson(keyid: string, label: string | null | undefined): { na
 export interface PackumentExtras {
   readme?: { version: string; text: string } | null;
   maintainers?: { keyid: string; label: string }[];
+  /** The package's signed metadata (metadata.ts), served as `countersign.metadata` in the full document. */
+  metadata?: Envelope;
 }
 
 /** Where a version's bundle is served: the native bundle route (routes/packages.ts). */
@@ -135,14 +136,6 @@ export async function completeBundleDigests(rows: PackumentRow[]): Promise<Bundl
   return missing.map((r) => ({ name: r.name, version: r.version, reviews: r.reviewCount, sha256: r.bundleSha256! }));
 }
 
-/** `latest` if tagged, else the highest release (or highest version) so installs still resolve. */
-function withLatest(tags: Record<string, string>, versions: string[]): Record<string, string> {
-  if (tags.latest || versions.length === 0) return tags;
-  const sorted = [...versions].sort(semverCompare);
-  const releases = sorted.filter((v) => !semverPrerelease(v));
-  return { ...tags, latest: (releases.length ? releases : sorted).at(-1)! };
-}
-
 /**
  * One version's document, or null if what is stored for it cannot be served (e.g. a manifest
  * stored before publish bounded its depth): one bad version must not take the package offline.
@@ -181,6 +174,7 @@ export function buildPackument(rows: PackumentRow[], tags: Record<string, string
     npmRows.map((r) => r.version),
   );
   const modified = npmRows.reduce((latest, r) => (r.publishedAt > latest ? r.publishedAt : latest), npmRows[0]!.publishedAt);
+  const signed = extras.metadata ? { countersign: { metadata: extras.metadata } } : {};
   if (abbreviated) return { name, modified, "dist-tags": distTags, versions };
 
   const latest = versions[distTags.latest!] as Record<string, unknown> | undefined;
@@ -199,5 +193,6 @@ export function buildPackument(rows: PackumentRow[], tags: Record<string, string
     ...(readme !== undefined ? { readme } : {}),
     ...(latest?.license !== undefined ? { license: latest.license } : {}),
     ...(latest?.repository !== undefined ? { repository: latest.repository } : {}),
+    ...signed,
   };
 }

@@ -3,20 +3,21 @@
  * The native API under `/-/countersign/v1`:
  *
  *     PUT  /packages/<name>/<version>[?tag=latest]   publish (upload.ts format) → 201 + bundle
- *     GET  /packages/<name>                          versions and dist-tags
+ *     GET  /packages/<name>                          versions, dist-tags and the signed metadata (metadata.ts)
  *     GET  /packages/<name>/<version>                provenance bundle (publisher envelope + countersignature,
  *                                                    reviews); abbreviated packuments link here by digest
  *     GET  /packages/<name>/<version>/artifact       the bytes
  *     POST /packages/<name>/<version>/reviews        attach a reviewer-signed review (review.ts)
  *     GET  /packages/<name>/<version>/reviews        the reviews attached so far
- *     POST /bundles  { "packages": ["name@version", …] }   many bundles in one request (verify)
+ *     POST /bundles  { "packages": ["name@version", …] }   many bundles, and each package's signed metadata, in one request (verify)
  *
  * `<name>` is `@scope%2fname` or `@scope/name` (names.ts).
  */
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview } from "../../core/index.js";
+import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview, type Envelope } from "../../core/index.js";
+import { signedMetadata } from "../metadata.js";
 import { matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, readToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
@@ -100,12 +101,13 @@ packageRoutes.on("GET", namePaths("/packages", "/:version/reviews"), async (c) =
 packageRoutes.on("GET", namePaths("/packages"), async (c) => {
   const name = nameParam(c);
   await requireRead(c);
-  const { versions, tags } = await c.var.deps.meta.listVersions(name);
+  const [{ versions, tags }, metadata] = await Promise.all([c.var.deps.meta.listVersions(name), metadataOf(c, [name])]);
   if (versions.length === 0) throw notFound(`${name} does not exist`);
   return c.json({
     name,
     namespace: versions[0]!.namespace,
     distTags: tags,
+    metadata: metadata.get(name) ?? null,
     versions: versions.map((v) => ({
       version: v.version,
       sequence: v.sequence,
@@ -129,7 +131,7 @@ packageRoutes.post("/bundles", async (c) => {
   });
   const valid = wanted.filter((w) => w.name && checkPackageName(w.name).ok && checkVersion(w.version).ok);
   const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, StoredBundle>();
-  const proofs = await latestProofs(c, found);
+  const [proofs, metadata] = await Promise.all([latestProofs(c, found), metadataOf(c, [...new Set(valid.filter((w) => found.has(w.spec)).map((w) => w.name))])]);
   // Stored bundles are JSON text: splice them in rather than parse and re-serialise thousands.
   const entries = wanted.map((w) => {
     const stored = found.get(w.spec);
@@ -137,8 +139,20 @@ packageRoutes.post("/bundles", async (c) => {
     const proof = proofs.get(stored.sequence) ?? stored.tlogProof;
     return `${JSON.stringify(w.spec)}:${proof === null ? stored.json : `${stored.json.slice(0, -1)},"tlogProof":${JSON.stringify(proof)}}`}`;
   });
-  return c.body(`{"bundles":{${entries.join(",")}}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  const signed = [...metadata].map(([name, envelope]) => `${JSON.stringify(name)}:${JSON.stringify(envelope)}`);
+  return c.body(`{"bundles":{${entries.join(",")}},"metadata":{${signed.join(",")}}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });
+
+/** The signed metadata of each package (metadata.ts), in one more round trip whatever their number; none without REGISTRY_ORIGIN. */
+async function metadataOf(c: AppContext, names: string[]): Promise<Map<string, Envelope>> {
+  const { meta, signer, now, config } = c.var.deps;
+  // Without REGISTRY_ORIGIN nothing is signed (config.ts), and reads go on without metadata.
+  const origin = config.origin;
+  if (names.length === 0 || origin === undefined) return new Map();
+  const [sources, key] = await Promise.all([meta.metadataSources(names), signer()]);
+  const at = now();
+  return new Map(await Promise.all([...sources].map(async ([name, source]) => [name, await signedMetadata(key, origin, name, source, at)] as const)));
+}
 
 /**
  * Every found bundle's tlog-proof against the log's latest checkpoint, by sequence number: one

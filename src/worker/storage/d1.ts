@@ -4,7 +4,7 @@
  * one statement or one `batch` (a single round trip, and a transaction for writes).
  */
 
-import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type NamespaceRow, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
+import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type MetadataSource, type NamespaceRow, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
 
 interface VersionRecord {
   name: string;
@@ -440,6 +440,29 @@ export function d1MetaStore(db: D1Database): MetaStore {
       return { total: (count!.results[0] as { total: number }).total, results };
     },
 
+    async metadataSources(names) {
+      const out = new Map<string, MetadataSource>();
+      if (names.length === 0) return out;
+      const wanted = JSON.stringify(names);
+      const [serials, versions, tags] = await db.batch<unknown>([
+        db.prepare("SELECT name, serial FROM package_serials WHERE name IN (SELECT value FROM json_each(?1))").bind(wanted),
+        db.prepare("SELECT name, version, sequence, sha512, published_at, deprecated FROM versions WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY sequence").bind(wanted),
+        db.prepare("SELECT name, tag, version FROM dist_tags WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY tag").bind(wanted),
+      ]);
+      const serialOf = new Map((serials!.results as { name: string; serial: number }[]).map((r) => [r.name, r.serial]));
+      for (const r of versions!.results as { name: string; version: string; sequence: number; sha512: string; published_at: string; deprecated: string | null }[]) {
+        let source = out.get(r.name);
+        // A package whose serial row is missing (it cannot be, after migrations/0008) still gets one.
+        if (!source) out.set(r.name, (source = { serial: serialOf.get(r.name) ?? 1, versions: [], tags: {} }));
+        source.versions.push({ version: r.version, sequence: r.sequence, sha512: r.sha512, publishedAt: r.published_at, deprecated: r.deprecated });
+      }
+      for (const r of tags!.results as { name: string; tag: string; version: string }[]) {
+        const source = out.get(r.name);
+        if (source) source.tags[r.tag] = r.version;
+      }
+      return out;
+    },
+
     async recentPublications(limit) {
       const [namespaces, recent] = await db.batch<unknown>([
         db.prepare(NAMESPACES_SQL),
@@ -507,7 +530,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
       // A remembered digest counts only if it was computed with the version's current reviews.
       const known = "d.reviews = COALESCE(c.n, 0)";
       const bundle = lean ? `CASE WHEN ${known} OR v.manifest IS NULL THEN NULL ELSE v.bundle END` : "v.bundle";
-      const [revision, versions, tags, reviews, readme, maintainers] = await db.batch<unknown>([
+      const [revision, versions, tags, reviews, readme, maintainers, serial] = await db.batch<unknown>([
         db.prepare("SELECT revision FROM package_revisions WHERE name = ?1").bind(name),
         db
           .prepare(
@@ -545,6 +568,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
                AND namespace = (SELECT namespace FROM versions WHERE name = ?1 LIMIT 1) ORDER BY created_at, keyid`,
           )
           .bind(name, lean ? 1 : 0),
+        db.prepare("SELECT serial FROM package_serials WHERE name = ?1").bind(name),
       ]);
       const byVersion = new Map<string, string[]>();
       for (const r of reviews!.results as ReviewRecord[]) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.envelope]);
@@ -552,6 +576,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
       const readmeRow = readme!.results[0] as { version: string; readme: string } | undefined;
       return {
         revision: (revision!.results[0] as { revision: string } | undefined)?.revision ?? null,
+        serial: (serial!.results[0] as { serial: number } | undefined)?.serial ?? null,
         versions: (versions!.results as PackumentRecord[]).map((r) => ({
           ...toVersion({ ...r, bundle: "" }),
           bundle: r.bundle === null ? null : bundleWithReviews(r.bundle, byVersion.get(r.version) ?? []),

@@ -78,6 +78,13 @@ export interface RecentPublication {
   description: string | null;
 }
 
+/** A package's metadata as stored: its serial, every version, its dist-tags. */
+export interface MetadataSource {
+  serial: number;
+  versions: { version: string; sequence: number; sha512: string; publishedAt: string; deprecated: string | null }[];
+  tags: Record<string, string>;
+}
+
 export interface PublishContext {
   token: TokenRow | null;
   namespaceExists: boolean;
@@ -156,6 +163,11 @@ export interface MetaStore {
   setTag(name: string, tag: string, version: string): Promise<"set" | "no_version">;
   deleteTag(name: string, tag: string): Promise<"deleted" | "not_found">;
   search(text: string, size: number, from: number): Promise<{ total: number; results: SearchRow[] }>;
+  /**
+   * What the signed metadata of each package lists (core/package-metadata.ts), in one round trip;
+   * names without versions are absent from the map.
+   */
+  metadataSources(names: string[]): Promise<Map<string, MetadataSource>>;
   /** The last `limit` publications, newest first, and every namespace (the web UI's home page), in one round trip. */
   recentPublications(limit: number): Promise<{ namespaces: NamespaceRow[]; recent: RecentPublication[] }>;
 
@@ -212,6 +224,8 @@ export interface PackumentRow extends Omit<VersionRow, "bundle" | "reviews" | "r
 
 export interface PackumentSource {
   revision: string | null;
+  /** The package's metadata serial (migrations/0008), read in the same batch as the versions and tags. */
+  serial: number | null;
   versions: PackumentRow[];
   tags: Record<string, string>;
   /** Full documents only: the README of the version `latest` points at, if it has one. */

@@ -1,0 +1,145 @@
+/**
+ * Signed package metadata (src/core/package-metadata.ts, PROTOCOL §19): the statement opens only
+ * under the pinned key, for its package, within its validity window, never older than what was
+ * seen (rollback) nor different under the same serial (equivocation); a statement that is not
+ * self-consistent is refused however it is signed; any changed byte fails.
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  checkListed,
+  createSigner,
+  fromBase64,
+  generateKeyPair,
+  METADATA_PAYLOAD_TYPE,
+  METADATA_TYPE,
+  openPackageMetadata,
+  signEnvelope,
+  signPackageMetadata,
+  toBase64,
+  utf8,
+  type Envelope,
+  type MetadataVersion,
+  type Signer,
+} from "../../src/core/index.js";
+
+const HOUR = 3_600_000;
+const T0 = new Date("2026-11-26T12:00:00.000Z");
+const A = "a".repeat(128);
+const B = "b".repeat(128);
+const VERSIONS: MetadataVersion[] = [
+  { version: "1.0.0", sequence: 3, sha512: A, publishedAt: "2026-11-20T00:00:00.000Z" },
+  { version: "1.1.0", sequence: 9, sha512: B, publishedAt: "2026-11-25T00:00:00.000Z", deprecated: "use 1.2" },
+];
+
+const signer: Signer = await createSigner(await generateKeyPair());
+const other: Signer = await createSigner(await generateKeyPair());
+
+async function sign(overrides: Partial<Parameters<typeof signPackageMetadata>[0]> = {}, by = signer): Promise<Envelope> {
+  return signPackageMetadata({ name: "@acme/utils", origin: "https://npm.acme.dev", serial: 4, versions: VERSIONS, distTags: { latest: "1.1.0" }, issuedAt: T0, ...overrides }, by);
+}
+
+/** A statement signed as-is, bypassing signPackageMetadata's own construction. */
+async function signRaw(statement: Record<string, unknown>): Promise<Envelope> {
+  return signEnvelope(METADATA_PAYLOAD_TYPE, utf8(JSON.stringify(statement)), signer);
+}
+
+const open = (envelope: unknown, options: { now?: Date; seen?: { serial: number; contentSha256: string }; pinned?: string[]; name?: string } = {}) =>
+  openPackageMetadata(envelope, { name: options.name ?? "@acme/utils", pinned: options.pinned ?? [signer.keyid], now: options.now ?? new Date(T0.getTime() + HOUR), seen: options.seen });
+
+describe("package metadata", () => {
+  it("opens under the pinned key and says what it lists", async () => {
+    const opened = await open(await sign());
+    expect(opened.ok).toBe(true);
+    if (!opened.ok) return;
+    expect(opened.value.metadata).toMatchObject({ _type: METADATA_TYPE, name: "@acme/utils", namespace: "@acme", serial: 4, distTags: { latest: "1.1.0" }, expires: "2026-11-27T12:00:00.000Z" });
+    expect(opened.value.metadata.versions.map((v) => v.version)).toEqual(["1.0.0", "1.1.0"]);
+    expect(opened.value.contentSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("refuses a key that is not pinned, naming both fingerprints, and a statement for another package", async () => {
+    const foreign = await open(await sign({}, other));
+    expect(!foreign.ok && foreign.error).toMatchObject({ code: "metadata_untrusted", expected: signer.keyid, actual: other.keyid });
+    const elsewhere = await open(await sign(), { name: "@acme/other" });
+    expect(!elsewhere.ok && elsewhere.error).toMatchObject({ code: "metadata_mismatch", expected: "@acme/other", actual: "@acme/utils" });
+    expect(!(await open(undefined)).ok && (await open(undefined))).toMatchObject({ ok: false, error: { code: "metadata_missing" } });
+  });
+
+  it("freeze: an expired statement fails; one issued in the future (beyond clock skew) too", async () => {
+    const expired = await open(await sign(), { now: new Date(T0.getTime() + 24 * HOUR) });
+    expect(!expired.ok && expired.error).toMatchObject({ code: "metadata_expired", actual: "2026-11-27T12:00:00.000Z" });
+    const future = await open(await sign(), { now: new Date(T0.getTime() - HOUR) });
+    expect(!future.ok && future.error.code).toBe("metadata_invalid");
+    expect((await open(await sign(), { now: new Date(T0.getTime() - 60_000) })).ok).toBe(true);
+  });
+
+  it("rollback: a lower serial than seen fails; equivocation: the same serial with other contents fails; a re-signed one passes", async () => {
+    const first = await open(await sign());
+    if (!first.ok) throw new Error("setup");
+    const seen = { serial: 4, contentSha256: first.value.contentSha256 };
+    const older = await open(await sign({ serial: 3 }), { seen });
+    expect(!older.ok && older.error).toMatchObject({ code: "metadata_rollback", expected: "serial ≥ 4", actual: "serial 3" });
+    const forked = await open(await sign({ distTags: { latest: "1.0.0" } }), { seen });
+    expect(!forked.ok && forked.error.code).toBe("metadata_equivocation");
+    // Re-signed later for a new expiry: same serial, same contents.
+    const resigned = await open(await sign({ issuedAt: new Date(T0.getTime() + 2 * HOUR) }), { seen, now: new Date(T0.getTime() + 3 * HOUR) });
+    expect(resigned.ok).toBe(true);
+    expect((await open(await sign({ serial: 5, distTags: { latest: "1.0.0" } }), { seen })).ok).toBe(true);
+  });
+
+  it("refuses statements that are not self-consistent, however they are signed", async () => {
+    const base = {
+      _type: METADATA_TYPE,
+      registry: { keyid: signer.keyid, publicKey: toBase64(signer.publicKey), origin: "https://npm.acme.dev" },
+      name: "@acme/utils",
+      namespace: "@acme",
+      serial: 4,
+      issuedAt: T0.toISOString(),
+      expires: new Date(T0.getTime() + 24 * HOUR).toISOString(),
+      versions: VERSIONS,
+      distTags: { latest: "1.1.0" },
+    };
+    expect((await open(await signRaw(base))).ok).toBe(true);
+    const bad: [string, Record<string, unknown>][] = [
+      ["valid for more than a day", { expires: new Date(T0.getTime() + 24 * HOUR + 1).toISOString() }],
+      ["expires before issued", { expires: T0.toISOString() }],
+      ["a tag to an unlisted version", { distTags: { latest: "2.0.0" } }],
+      ["a version listed twice", { versions: [VERSIONS[0], { ...VERSIONS[1], version: "1.0.0" }] }],
+      ["versions out of sequence order", { versions: [VERSIONS[1], VERSIONS[0]] }],
+      ["another namespace", { namespace: "@evil" }],
+      ["an unknown field", { mirrors: ["https://x"] }],
+      ["a serial of 0", { serial: 0 }],
+      ["a short digest", { versions: [{ ...VERSIONS[0], sha512: "ab" }] }],
+    ];
+    for (const [what, change] of bad) {
+      const opened = await open(await signRaw({ ...base, ...change }));
+      expect(opened.ok, what).toBe(false);
+      expect(!opened.ok && opened.error.code, what).toBe("metadata_invalid");
+    }
+  });
+
+  it("any changed payload or signature byte fails", async () => {
+    const envelope = await sign();
+    const payload = fromBase64(envelope.payload)!;
+    const signature = fromBase64(envelope.signatures[0]!.sig)!;
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.nat(), fc.integer({ min: 1, max: 255 }), async (inPayload, at, flip) => {
+        const bytes = Uint8Array.from(inPayload ? payload : signature);
+        bytes[at % bytes.length]! ^= flip;
+        const changed = inPayload ? { ...envelope, payload: toBase64(bytes) } : { ...envelope, signatures: [{ ...envelope.signatures[0]!, sig: toBase64(bytes) }] };
+        expect((await open(changed)).ok).toBe(false);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("checkListed: a locked version must be listed with its bytes and sequence", async () => {
+    const opened = await open(await sign());
+    if (!opened.ok) throw new Error("setup");
+    const m = opened.value.metadata;
+    expect(checkListed(m, { version: "1.1.0", sha512: B, sequence: 9 })).toBeUndefined();
+    expect(checkListed(m, { version: "1.2.0", sha512: B })).toMatchObject({ code: "version_not_listed", actual: "1.2.0" });
+    expect(checkListed(m, { version: "1.1.0", sha512: A })).toMatchObject({ code: "version_not_listed", expected: `sha512:${B}`, actual: `sha512:${A}` });
+    expect(checkListed(m, { version: "1.1.0", sha512: B, sequence: 8 })).toMatchObject({ code: "version_not_listed", expected: "9", actual: "8" });
+  });
+});
