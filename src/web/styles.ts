@@ -55,7 +55,7 @@ ol.chain > li[data-status=server-checked] { border-left-color: var(--info); } [d
 .detail { margin: .25rem 0 0; }
 /* Digests, fingerprints and URLs in running text (the script's details, #checked-against) break rather than widen the page. */
 main { overflow-wrap: break-word; } .detail, #checked-against { overflow-wrap: anywhere; }
-.detail, #checked-against, .file-status, dl.facts dd, td.mono { overflow-wrap: anywhere; word-break: break-word; }
+.detail, #checked-against, dl.facts dd, td.mono { overflow-wrap: anywhere; }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: .15rem .75rem; margin: .5rem 0 0; font-size: .9rem; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 tr[data-status=verified] .file-status { color: var(--ok); } tr[data-status=failed] .file-status { color: var(--bad); }

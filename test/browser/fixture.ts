@@ -176,3 +176,16 @@ export function watchPage(page: Page): { dialogs: string[]; errors: string[]; cs
   });
   return seen;
 }
+
+/** Every link of the chain verified: what a genuine version with reviews, AI and an npm key shows. */
+export const ALL_VERIFIED = {
+  identity: "verified",
+  publisher: "verified",
+  countersignature: "verified",
+  log: "verified",
+  artifact: "verified",
+  files: "verified",
+  ai: "verified",
+  reviews: "verified",
+  "npm-signature": "verified",
+} as const;

@@ -230,4 +230,22 @@ describe("checking against the fingerprint the user pinned", () => {
     expect(statuses(right)).toMatchObject({ identity: "verified", countersignature: "verified", log: "verified", artifact: "verified" });
     await context.close();
   });
+
+  it("a link with ?fingerprint= never overrides the user's pin: an impostor serving its own identity and bundle still fails", async () => {
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(`${world.registry.url}${pagePath(PACKAGE)}`);
+    await settledChecks(page);
+    await pin(page, world.registry.key.keyid);
+    await settledChecks(page);
+    // The attacker controls the answers (its identity document and bundle) and sends a link naming its key.
+    const impostorIdentity = await (await fetch(`${impostor.registry.url}/.well-known/countersign.json`)).text();
+    await page.route("**/.well-known/countersign.json", (route) => route.fulfill({ status: 200, contentType: "application/json", body: impostorIdentity }));
+    await page.goto(`${world.registry.url}${pagePath(PACKAGE)}?fingerprint=${encodeURIComponent(impostor.registry.key.keyid)}`);
+    const checks = await settledChecks(page);
+    expect(checks.checks.identity.status).toBe("failed");
+    expect(checks.checkedAgainst).toContain(world.registry.key.keyid);
+    expect(checks.checkedAgainst).toContain("your pin wins");
+    await context.close();
+  });
 });

@@ -9,6 +9,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  CHECKPOINT_PATH,
   artifactDigests,
   createNpmSigner,
   ED25519_TYPE,
@@ -196,11 +197,12 @@ describe("the genuine chain", () => {
     expect([...asked].sort()).toEqual(Object.values(PATHS).sort());
   });
 
-  it("nothing to check is absent: no tlog-proof yet, no reviews, no npm signature, no attributes", async () => {
+  it("nothing to check is absent: no tlog-proof yet (the log's checkpoint does not cover it), no reviews, no npm signature, no attributes", async () => {
     const r = await run(
-      (routes) => {
+      async (routes) => {
         routes.set(PATHS.bundle, plain.bundle);
         routes.set(PATHS.reviews, { reviews: [] });
+        routes.set(CHECKPOINT_PATH, await tree.checkpoint(plain.sequence));
       },
       { packument: false },
     );
@@ -208,12 +210,29 @@ describe("the genuine chain", () => {
     expect(r.links.log.detail).toMatch(/not yet in a published checkpoint/i);
   });
 
-  it("an npm version document without dist.signatures, or an identity without npm keys: the npm signature is absent", async () => {
+  it("a tlog-proof removed although the log's checkpoint covers the entry: the log fails; an unreadable or forged checkpoint too", async () => {
+    const stripped = await run(async (routes) => {
+      routes.set(PATHS.bundle, plain.bundle);
+      routes.set(CHECKPOINT_PATH, await tree.checkpoint());
+    });
+    expect(stripped.links.log.status).toBe("failed");
+    expect(stripped.links.log.detail).toContain("removed on the way");
+    const unreadable = await run((routes) => routes.set(PATHS.bundle, plain.bundle));
+    expect(unreadable.links.log.status).toBe("failed");
+    const forged = await run(async (routes) => {
+      routes.set(PATHS.bundle, plain.bundle);
+      routes.set(CHECKPOINT_PATH, await tree.checkpoint(plain.sequence, rogue));
+    });
+    expect(forged.links.log.status).toBe("failed");
+  });
+
+  it("an npm version document without dist.signatures: failed when the identity lists an npm key (stripped), absent when it lists none", async () => {
     const unsigned = await run((routes) => {
       const doc = routes.get(PATHS.packumentVersion) as { dist: Record<string, unknown> };
       routes.set(PATHS.packumentVersion, { ...doc, dist: { ...doc.dist, signatures: undefined } });
     });
-    expect(unsigned.links["npm-signature"].status).toBe("absent");
+    expect(unsigned.links["npm-signature"].status).toBe("failed");
+    expect(unsigned.links["npm-signature"].detail).toContain("removed on the way");
     const noKeys = await run(async (routes) => routes.set(PATHS.identity, await identityOf(registry, [])));
     expect(noKeys.links.identity.status).toBe("verified");
     expect(noKeys.links["npm-signature"].status).toBe("absent");

@@ -106,14 +106,19 @@ export function startPage(win: Window): void {
     });
   };
 
-  // The fingerprint: ?fingerprint= > this browser's pin for the origin > the page's own.
+  // The fingerprint: this browser's pin for the origin > ?fingerprint= > the page's own. A pin
+  // wins over the address: a link anyone can send must not replace what the user pinned.
   const storageKey = pinnedStorageKey(origin);
   const pinned = readPin(win, storageKey);
   const input = doc.getElementById(DOM.pinInput) as HTMLInputElement | null;
   if (input && pinned) input.value = pinned;
-  const fromUrl = new URLSearchParams(win.location.search).get("fingerprint");
-  if (fromUrl !== null) run(fromUrl.trim(), "url");
-  else if (pinned) run(pinned, "pin");
+  const fromUrl = new URLSearchParams(win.location.search).get("fingerprint")?.trim() ?? null;
+  if (pinned) {
+    run(pinned, "pin");
+    if (fromUrl !== null && fromUrl !== pinned) {
+      setText(checkedAgainst, `${describeSource(pinned, "pin", origin)} The page's address asked for "${fromUrl.slice(0, 80)}" instead: your pin wins. Paste another fingerprint below to change it.`);
+    }
+  } else if (fromUrl !== null) run(fromUrl, "url");
   else run(data("fingerprint")!, "page");
 
   doc.getElementById(DOM.pinForm)?.addEventListener("submit", (event) => {

@@ -16,18 +16,22 @@
 import { equalBytes, toBase64 } from "../../core/bytes.js";
 import { isPlainObject } from "../../core/dsse.js";
 import { countersignatureEntry, logOrigin, logVerifier } from "../../core/log.js";
-import { ED25519_TYPE, newNoteVerifier, parseNote, parseTlogProof, parseVerifierKey, type NoteVerifier } from "../../core/note/index.js";
+import { ED25519_TYPE, newNoteVerifier, openCheckpoint, parseNote, parseTlogProof, parseVerifierKey, type NoteVerifier } from "../../core/note/index.js";
 import { fail, ok, type Result } from "../../core/result.js";
 import { verifyTlogProof } from "../../core/tlog-proof.js";
 import type { Verified } from "../../core/verify.js";
 import type { TrustedIdentity } from "./identity-check.js";
 import { link, type LinkOutcome } from "./outcome.js";
 
-export async function checkLog(bundle: Result<unknown>, identity: Result<TrustedIdentity>, signed: Result<Verified>): Promise<LinkOutcome> {
+/**
+ * `readCheckpoint`: the log's current checkpoint note (asked for only when the bundle carries no
+ * proof, to tell a version still waiting for a log round from a proof removed on the way).
+ */
+export async function checkLog(bundle: Result<unknown>, identity: Result<TrustedIdentity>, signed: Result<Verified>, readCheckpoint: () => Promise<Result<Uint8Array>>): Promise<LinkOutcome> {
   if (!bundle.ok) return link("log", "failed", bundle.error);
   const value = isPlainObject(bundle.value) ? bundle.value : {};
   const text = value.tlogProof;
-  if (text === undefined || text === null) return link("log", "absent", "Not yet in a published checkpoint: the bundle has no tlogProof. The registry's next log round proves it.");
+  if (text === undefined || text === null) return missingProof(identity, signed, readCheckpoint);
   if (typeof text !== "string") return link("log", "failed", "the bundle's tlogProof is not text");
   if (!identity.ok) return link("log", "failed", "not checked: the registry identity did not verify, so there is no log key to check the proof with");
   if (!signed.ok) return link("log", "failed", "not checked: the countersignature, whose payload is the log entry, does not verify");
@@ -57,6 +61,26 @@ export async function checkLog(bundle: Result<unknown>, identity: Result<Trusted
     "verified",
     `Entry #${index} (the countersignature's payload bytes) is included in the tree of ${checkpoint.size} entries with root hash ${toBase64(checkpoint.rootHash)}, in a checkpoint of ${key.value.origin} signed by registry key ${identity.value.keyid}. ${witnesses} Whether later checkpoints extend this one is not checked in the browser (countersign verify does that).`,
   );
+}
+
+/**
+ * No proof in the bundle: fine only while the log's signed checkpoint does not cover the entry
+ * yet (the next round proves it). A checkpoint that covers it means the proof was removed.
+ */
+async function missingProof(identity: Result<TrustedIdentity>, signed: Result<Verified>, readCheckpoint: () => Promise<Result<Uint8Array>>): Promise<LinkOutcome> {
+  if (!identity.ok || !signed.ok) return link("log", "failed", "not checked: the bundle has no tlogProof, and without a verified identity and countersignature this browser cannot tell whether one is due");
+  const key = await logKey(identity.value, signed.value.registry.origin);
+  if (!key.ok) return link("log", "failed", key.error);
+  const note = await readCheckpoint();
+  if (!note.ok) return link("log", "failed", `the bundle has no tlogProof, and the log's checkpoint could not be read to tell whether one is due: ${note.error}`);
+  const opened = await openCheckpoint(note.value, key.value.origin, key.value.verifier);
+  if (!opened.ok) return link("log", "failed", `the bundle has no tlogProof, and the log's checkpoint does not open under registry key ${identity.value.keyid}`);
+  const { size } = opened.value.checkpoint;
+  const sequence = signed.value.sequence;
+  if (size > sequence) {
+    return link("log", "failed", `the log's signed checkpoint (a tree of ${size} entries) already covers entry #${sequence}, but the bundle carries no tlogProof: removed on the way? (expected a proof, actual none)`);
+  }
+  return link("log", "absent", `Not yet in a published checkpoint: the log's checkpoint is a tree of ${size} entries and this is entry #${sequence}. The registry's next log round proves it.`);
 }
 
 /** The log's origin and note verifier: from the identity document, and the registry's own key. */

@@ -27,11 +27,15 @@ export async function checkNpmSignature(
   const dist = isPlainObject(fetched.value) && isPlainObject(fetched.value.dist) ? fetched.value.dist : undefined;
   if (!dist) return link("npm-signature", "failed", "the npm version document has no dist object");
   const signatures = dist.signatures;
-  if (signatures === undefined || (Array.isArray(signatures) && signatures.length === 0)) return link("npm-signature", "absent", "The npm version document carries no registry signature (dist.signatures).");
+  const keys = identity.value.document.npmKeys ?? [];
+  if (signatures === undefined || (Array.isArray(signatures) && signatures.length === 0)) {
+    // A registry with an npm key signs every npm version it serves (lazily, on first read): none here means it was stripped.
+    if (keys.length > 0) return link("npm-signature", "failed", `The npm version document carries no registry signature (dist.signatures), though the registry identity lists npm key ${keys[0]!.keyid}: removed on the way?`);
+    return link("npm-signature", "absent", "The npm version document carries no registry signature (dist.signatures), and the registry identity lists no npm signing key.");
+  }
   const first: unknown = Array.isArray(signatures) ? signatures[0] : undefined;
   if (!isPlainObject(first) || typeof first.keyid !== "string" || typeof first.sig !== "string") return link("npm-signature", "failed", "dist.signatures[0] is not {keyid, sig}");
   const signature = { keyid: first.keyid, sig: first.sig };
-  const keys = identity.value.document.npmKeys ?? [];
   if (keys.length === 0) return link("npm-signature", "absent", `dist.signatures[0] names key ${signature.keyid}, but the registry identity lists no npm signing key to check it with.`);
   const key = keys.find((k) => k.keyid === signature.keyid);
   if (!key) {

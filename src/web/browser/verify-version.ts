@@ -12,6 +12,7 @@
  */
 
 import { WELL_KNOWN_PATH } from "../../core/identity.js";
+import { CHECKPOINT_PATH } from "../../core/log.js";
 import type { Result } from "../../core/result.js";
 import { CHAIN, type CheckId } from "../checks.js";
 import { checkBundle, hashArtifact } from "./bundle-check.js";
@@ -92,7 +93,7 @@ export async function checkVersion(input: VersionCheckInput, report: Report): Pr
     guard(["publisher", "countersignature", "artifact", "ai"], () => chain.then(() => undefined)),
     guard(["log"], async () => {
       const [bundle, trusted, { signed }] = await Promise.all([bundleRead, identity, chain]);
-      settle(await checkLog(bundle, trusted, signed));
+      settle(await checkLog(bundle, trusted, signed, () => getBytes(source, CHECKPOINT_PATH, "the log's checkpoint")));
     }),
     guard(["files"], async () => {
       const { attributes, artifact, fetched } = await chain;

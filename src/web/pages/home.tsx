@@ -1,7 +1,7 @@
 /** @module The registry's home page: its identity (what to pin), its namespaces, the latest publications. */
 
 import type { NamespaceRow, RecentPublication } from "../../worker/storage/meta.js";
-import { CopyButton, Layout, Time, type Site } from "./layout.js";
+import { CopyButton, Head, Layout, Time, type Site } from "./layout.js";
 import { packagePath } from "./paths.js";
 
 export function HomePage(props: { site: Site; fingerprint: string; identityUrl: string; logUrl: string; namespaces: NamespaceRow[]; recent: RecentPublication[] }) {
@@ -45,13 +45,7 @@ export function HomePage(props: { site: Site; fingerprint: string; identityUrl: 
           <p class="muted">No namespaces yet.</p>
         ) : (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">Namespace</th>
-                <th scope="col">Enrolled publisher keys</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
+            <Head columns={["Namespace", "Enrolled publisher keys", "Created"]} />
             <tbody>
               {props.namespaces.map((n) => (
                 <tr>
@@ -74,14 +68,7 @@ export function HomePage(props: { site: Site; fingerprint: string; identityUrl: 
           <p class="muted">Nothing published yet.</p>
         ) : (
           <table>
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">Package</th>
-                <th scope="col">Publisher key</th>
-                <th scope="col">Published</th>
-              </tr>
-            </thead>
+            <Head columns={["#", "Package", "Publisher key", "Published"]} />
             <tbody>
               {props.recent.map((r) => (
                 <tr>

@@ -71,3 +71,16 @@ export function CopyButton(props: { value: string; label: string }) {
 export function Time(props: { at: string }) {
   return <time datetime={props.at}>{props.at.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC")}</time>;
 }
+
+/** A table's header row: one column header per name. */
+export function Head(props: { columns: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((column) => (
+          <th scope="col">{column}</th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

@@ -11,7 +11,7 @@
 import type { Child } from "hono/jsx";
 import { CHAIN, CHECK_TITLES, DOM, STATUS_LABELS, type CheckId } from "../checks.js";
 import type { ChainFacts } from "../chain.js";
-import { CopyButton, Layout, Time, type Site } from "./layout.js";
+import { CopyButton, Head, Layout, Time, type Site } from "./layout.js";
 import { packageLinks } from "../../worker/npm/links.js";
 import { packagePath } from "./paths.js";
 
@@ -260,14 +260,7 @@ function FileList(props: { files: NonNullable<ChainFacts["files"]> }) {
         {props.files.length} signed file{props.files.length === 1 ? "" : "s"}
       </summary>
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Path</th>
-            <th scope="col">Size</th>
-            <th scope="col">sha256</th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
+        <Head columns={["Path", "Size", "sha256", "Status"]} />
         <tbody>
           {listed.map((f) => (
             <tr data-file={f.path} data-status="pending">
@@ -291,15 +284,7 @@ function Versions(props: PackagePageProps) {
     <section aria-labelledby="versions-heading">
       <h2 id="versions-heading">Versions ({props.versions.length})</h2>
       <table>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Publication</th>
-            <th scope="col">Published</th>
-            <th scope="col">Publisher key</th>
-          </tr>
-        </thead>
+        <Head columns={["Version", "Tags", "Publication", "Published", "Publisher key"]} />
         <tbody>
           {[...props.versions].reverse().map((v) => (
             <tr aria-current={v.version === props.shown.version ? "page" : undefined}>
