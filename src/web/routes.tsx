@@ -136,9 +136,11 @@ const packagePage = async (c: AppContext, next: () => Promise<void>) => {
   }
   return withPageHeaders(c, c.body(body, 200, { "Content-Type": "text/html; charset=utf-8" }), "max-age=30");
 };
-webRoutes.get(namePaths("/package")[0]!, packagePage);
-webRoutes.get(namePaths("/package")[1]!, packagePage);
-for (const path of namePaths("/package", "/v/:version")) webRoutes.get(path, packagePage);
+// Both npm shapes of a name, and a scope typed escaped in an address bar (`/package/%40acme/utils`).
+for (const suffix of ["", "/v/:version"]) {
+  for (const path of namePaths("/package", suffix)) webRoutes.get(path, packagePage);
+  webRoutes.get(`/package/:scope{%40[^/%]+}/:base${suffix}`, packagePage);
+}
 
 // Sign in: a private registry's pages need a token, which a browser keeps as an HttpOnly cookie.
 webRoutes.get("/-/web/login", (c) => {

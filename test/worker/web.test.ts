@@ -159,6 +159,7 @@ describe("the package page", () => {
   });
 
   it("/v/<version> shows that version, its deprecation escaped; an unknown one is an HTML 404", async () => {
+    expect((await page("/package/%40web/pkg")).html).toContain('data-version="1.1.0"'); // the scope escaped, as typed
     const { html } = await page("/package/@web%2fpkg/v/1.0.0");
     expect(html).toContain('data-version="1.0.0"');
     expect(html).toContain("use 1.1 &lt;script&gt;");
