@@ -12,6 +12,7 @@ import {
   isPlainObject,
   logOrigin,
   logVerifier,
+  parseNote,
   parseTlogProof,
   sriFromHex,
   toBase64,
@@ -67,7 +68,7 @@ export interface VersionSource {
 
 /** Reads and checks the chain of one stored version. Never throws on a malformed bundle. */
 export async function chainFacts(row: VersionSource, registry: { origin: string; signer: Signer }): Promise<ChainFacts> {
-  const bundle = parseObject(row.bundle);
+  const bundle = jsonObject(row.bundle) ?? {};
   const artifact = { size: row.size, integrity: sriFromHex("sha512", row.sha512), sha256: row.sha256 };
   const verified = await verifyBundle({
     name: row.name,
@@ -77,7 +78,7 @@ export async function chainFacts(row: VersionSource, registry: { origin: string;
     pinned: [registry.signer.keyid],
   });
   const [log, reviews] = await Promise.all([logFacts(bundle, registry), reviewFacts(bundle.reviews, row)]);
-  const npm = parseObject(row.npmSignature ?? null);
+  const npm = jsonObject(row.npmSignature ?? null) ?? {};
   const npmSignature = typeof npm.keyid === "string" ? { keyid: npm.keyid } : null;
   if (!verified.ok) {
     return { problem: { layer: verified.error.layer, message: verified.error.message }, publisher: null, countersignature: null, log, artifact, files: null, ai: null, reviews, npmSignature };
@@ -98,18 +99,21 @@ export async function chainFacts(row: VersionSource, registry: { origin: string;
 
 async function logFacts(bundle: Record<string, unknown>, registry: { origin: string; signer: Signer }): Promise<LogFacts | null> {
   if (typeof bundle.tlogProof !== "string") return null;
+  const unproven = (index: number, problem: string): LogFacts => ({ index, treeSize: 0, rootHash: "", cosignatures: 0, problem });
   const parsed = parseTlogProof(bundle.tlogProof);
-  if (!parsed.ok) return { index: -1, treeSize: 0, rootHash: "", cosignatures: 0, problem: parsed.error };
+  if (!parsed.ok) return unproven(-1, parsed.error);
   const payload = isPlainObject(bundle.countersignature) && typeof bundle.countersignature.payload === "string" ? fromBase64(bundle.countersignature.payload) : undefined;
+  if (!payload) return unproven(parsed.value.index, "the countersignature has no payload");
   const verifier = await logVerifier(registry.origin, registry.signer.publicKey);
-  if (!payload) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: "the countersignature has no payload" };
-  if (!verifier.ok) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: verifier.error };
+  if (!verifier.ok) return unproven(parsed.value.index, verifier.error);
   const included = await verifyTlogProof(bundle.tlogProof, payload, { origin: logOrigin(registry.origin), verifier: verifier.value });
-  if (!included.ok) return { index: parsed.value.index, treeSize: 0, rootHash: "", cosignatures: 0, problem: included.error };
+  if (!included.ok) return unproven(parsed.value.index, included.error);
   const { checkpoint } = included.value;
-  // Cosignature lines: every signature line of the checkpoint note but the log's own.
-  const signatures = parsed.value.checkpoint.split("\n\n").slice(1).join("\n\n").split("\n").filter((line) => line.startsWith("— "));
-  return { index: included.value.index, treeSize: checkpoint.size, rootHash: toBase64(checkpoint.rootHash), cosignatures: Math.max(0, signatures.length - 1), problem: null };
+  // Cosignatures: every signature of the checkpoint note but the log's own.
+  const note = parseNote(parsed.value.checkpoint);
+  const log = verifier.value;
+  const cosignatures = note.ok ? note.value.signatures.filter((sig) => !(sig.name === log.name && sig.keyHash === log.keyHash)).length : 0;
+  return { index: included.value.index, treeSize: checkpoint.size, rootHash: toBase64(checkpoint.rootHash), cosignatures, problem: null };
 }
 
 async function reviewFacts(reviews: unknown, row: VersionSource): Promise<ReviewFacts[]> {
@@ -123,12 +127,13 @@ async function reviewFacts(reviews: unknown, row: VersionSource): Promise<Review
   );
 }
 
-function parseObject(text: string | null): Record<string, unknown> {
-  if (text === null) return {};
+/** A stored JSON text as an object: null for null, text that does not parse, or anything but an object. */
+export function jsonObject(text: string | null): Record<string, unknown> | null {
+  if (text === null) return null;
   try {
     const value: unknown = JSON.parse(text);
-    return isPlainObject(value) ? value : {};
+    return isPlainObject(value) ? value : null;
   } catch {
-    return {};
+    return null;
   }
 }

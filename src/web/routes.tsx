@@ -23,12 +23,12 @@ import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { logUrl, namespaceOf, WELL_KNOWN_PATH } from "../core/index.js";
 import { readToken, requireToken, SESSION_COOKIE } from "../worker/auth.js";
-import { registryOrigin, waitUntil, type AppContext, type AppEnv } from "../worker/context.js";
+import { edgeCache, registryOrigin, waitUntil, type AppContext, type AppEnv } from "../worker/context.js";
 import { ApiError, notFound } from "../worker/errors.js";
 import { readBounded } from "../worker/json.js";
 import { namePaths, nameParam } from "../worker/names.js";
 import { BROWSER_SCRIPT, BROWSER_SCRIPT_VERSION } from "./generated/browser-script.js";
-import { chainFacts } from "./chain.js";
+import { chainFacts, jsonObject } from "./chain.js";
 import { renderReadme } from "./markdown.js";
 import { HomePage } from "./pages/home.js";
 import type { Site } from "./pages/layout.js";
@@ -114,7 +114,7 @@ const packagePage = async (c: AppContext, next: () => Promise<void>) => {
   });
   const chain = await chainFacts(shownRow, { origin, signer: key2 });
   const api = `/-/countersign/v1/packages/${name}/${shownRow.version}`;
-  const manifest = parseManifest(shownRow.manifest);
+  const manifest = jsonObject(shownRow.manifest);
   const body = await render(
     <PackagePage
       site={siteOf(c)}
@@ -226,26 +226,14 @@ function asset(contentType: string): Record<string, string> {
   return { "Content-Type": contentType, "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff" };
 }
 
-const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;
-
 /** Under a reserved host, never served; includes the assets' versions so a deploy never meets pages that name old ones. */
 function pageCacheKey(origin: string, name: string, version: string | null, revision: string): Request {
   const assets = `${BROWSER_SCRIPT_VERSION}.${shortHash(STYLESHEET)}`;
   return new Request(`https://cache.countersign.invalid/pages/${assets}/${encodeURIComponent(origin)}/${encodeURIComponent(name)}/${encodeURIComponent(version ?? "")}/${revision}`);
 }
 
-function parseManifest(text: string | null): Record<string, unknown> | null {
-  if (text === null) return null;
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-  } catch {
-    return null;
-  }
-}
-
 function description(manifest: string): string | null {
-  const value = parseManifest(manifest)?.description;
+  const value = jsonObject(manifest)?.description;
   return typeof value === "string" ? value.slice(0, 300) : null;
 }
 

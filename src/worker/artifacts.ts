@@ -5,8 +5,7 @@
  * digest, so the native and npm download routes share one cached copy per content.
  */
 
-import type { AppContext } from "./context.js";
-import { waitUntil } from "./context.js";
+import { edgeCache, waitUntil, type AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
 import { artifactBytes, artifactFacts, factsKey, MEMORY_ARTIFACT_MAX_BYTES, type ArtifactFacts } from "./hot-cache.js";
 import type { VersionRow } from "./storage/meta.js";
@@ -62,7 +61,7 @@ export async function serveArtifact(c: AppContext, row: Pick<ArtifactFacts, "nam
   const inMemory = remember ? artifactBytes.get(row.sha512) : undefined;
   if (inMemory) return new Response(inMemory, { status: 200, headers });
 
-  const cache = (globalThis as { caches?: { default?: Cache } }).caches?.default;
+  const cache = edgeCache();
   const key = cacheKey(row.sha512);
   const hit = await cache?.match(key);
   if (hit?.body) return new Response(hit.body, { status: 200, headers });

@@ -61,3 +61,6 @@ export function waitUntil(c: AppContext, work: Promise<unknown>): void {
     void work.catch(() => undefined);
   }
 }
+
+/** Workers' edge cache (`caches.default`); undefined where there is none (app.request in tests). */
+export const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;

@@ -24,7 +24,7 @@
 
 import { sha256, toHex, utf8 } from "../../core/index.js";
 import { metadataSourceOf, metadataWindow, signedMetadata, signedTags } from "../metadata.js";
-import { registryOrigin, waitUntil, type AppContext } from "../context.js";
+import { edgeCache, registryOrigin, waitUntil, type AppContext } from "../context.js";
 import { PACKUMENT_MEMORY_MS, recentPackuments } from "../hot-cache.js";
 import { buildPackument, completeBundleDigests, PACKUMENT_FORMAT } from "./packument.js";
 import { completeNpmSignatures } from "./signatures.js";
@@ -47,7 +47,6 @@ export function packumentCacheKey(name: string, revision: string, abbreviated: b
   return new Request(`https://cache.countersign.invalid/packuments/v${PACKUMENT_FORMAT}/${abbreviated ? "abbreviated" : "full"}/${encodeURIComponent(origin)}/${signed}/${window}/${encodeURIComponent(name)}/${revision}`);
 }
 
-const edgeCache = (): Cache | undefined => (globalThis as { caches?: { default?: Cache } }).caches?.default;
 
 /**
  * The packument of `name` (null: no npm version to serve): from this isolate's memory if it

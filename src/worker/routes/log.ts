@@ -13,7 +13,7 @@
 import { Hono } from "hono";
 import { LOG_PATH, parseEntriesPath, parseTilePath } from "../../core/index.js";
 import { cacheControl, matchesIfNoneMatch } from "../artifacts.js";
-import { waitUntil, type AppContext, type AppEnv } from "../context.js";
+import { edgeCache, waitUntil, type AppContext, type AppEnv } from "../context.js";
 import { originNotConfigured } from "../config.js";
 import { ApiError, notFound } from "../errors.js";
 import { r2LogReader } from "../log/stores.js";
@@ -54,7 +54,7 @@ async function serveTile(c: AppContext, path: string): Promise<Response> {
   const etag = `"${path}"`;
   const headers = { "Content-Type": "application/octet-stream", "Cache-Control": cacheControl(c), ETag: etag, "X-Content-Type-Options": "nosniff" };
   if (matchesIfNoneMatch(c.req.header("if-none-match"), etag)) return c.body(null, 304, headers);
-  const cache = c.var.deps.config.readAccess === "public" ? (globalThis as { caches?: { default?: Cache } }).caches?.default : undefined;
+  const cache = c.var.deps.config.readAccess === "public" ? edgeCache() : undefined;
   const hit = await cache?.match(cacheKey(path));
   if (hit) return c.body(new Uint8Array(await hit.arrayBuffer()), 200, headers);
   const bytes = await r2LogReader(c.env.ARTIFACTS).get(path);
