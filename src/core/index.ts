@@ -30,3 +30,4 @@ export * from "./tlog-proof.js";
 export * from "./log.js";
 export * from "./npm-signatures.js";
 export * from "./package-metadata.js";
+export * from "./registry-statement.js";

@@ -4,7 +4,8 @@
  * the name its checkpoints are signed under, and what each entry is.
  *
  *     entry 0        genesis: {"type":".../log/genesis/v1","origin":<registry origin>,"keyid":<fingerprint>}
- *     entry i ≥ 1    the payload bytes of the countersignature whose `predicate.sequence` is i
+ *     entry i ≥ 1    the payload bytes of the countersignature whose `predicate.sequence` is i,
+ *                    or of the registry statement (registry-statement.ts) whose `sequence` is i
  *     (a gap)        {"type":".../log/gap/v1","index":i}: a number no version holds (databases
  *                    that predate gap-free sequence numbers only)
  *
@@ -17,6 +18,7 @@ import type { Envelope } from "./dsse.js";
 import { ed25519NoteSigner, ed25519NoteVerifier, type NoteSigner, type NoteVerifier } from "./note/index.js";
 import { fail, ok, type Result } from "./result.js";
 import type { Signer } from "./signature.js";
+import { parseRegistryStatement, REGISTRY_STATEMENT_TYPE, type RegistryStatement } from "./registry-statement.js";
 import { COUNTERSIGN_PREDICATE } from "./statement.js";
 
 /** The log's URL prefix below a registry's origin (C2SP tlog-tiles paths follow it). */
@@ -58,6 +60,7 @@ export function countersignatureEntry(countersignature: Pick<Envelope, "payload"
 export type LogEntry =
   | { kind: "genesis"; index: 0; origin: string; keyid: string }
   | { kind: "gap"; index: number }
+  | { kind: "statement"; index: number; statement: RegistryStatement }
   | {
       kind: "countersignature";
       index: number;
@@ -95,6 +98,12 @@ export function parseLogEntry(bytes: Uint8Array, index: number): Result<LogEntry
   if (entry.type === LOG_GAP_TYPE) {
     if (entry.index !== index || index === 0) return fail(`log entry ${index} is a gap entry for index ${String(entry.index).slice(0, 20)}`);
     return ok({ kind: "gap", index });
+  }
+  if (entry._type === REGISTRY_STATEMENT_TYPE) {
+    const statement = parseRegistryStatement(bytes);
+    if (!statement.ok) return fail(`log entry ${index} is a malformed registry statement: ${statement.error}`);
+    if (statement.value.sequence !== index) return fail(`log entry ${index} is the registry statement with sequence number ${statement.value.sequence}`);
+    return ok({ kind: "statement", index, statement: statement.value });
   }
   if (entry.predicateType !== COUNTERSIGN_PREDICATE) return fail(`log entry ${index} is of an unknown type`);
   const predicate = entry.predicate as Record<string, unknown> | undefined;

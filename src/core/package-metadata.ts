@@ -47,6 +47,17 @@ const MetadataVersion = z.strictObject({
   deprecated: z.optional(z.string().check(z.maxLength(1024))),
 });
 
+const Sequence = z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER));
+
+/** A publisher key revoked in the package's namespace (registry-statement.ts, logged at `sequence`). */
+const RevokedKey = z.strictObject({
+  keyid: Fingerprint,
+  /** Versions the key published with a sequence number ≥ this are void. */
+  since: Sequence,
+  sequence: Sequence,
+  revokedAt: Timestamp,
+});
+
 const MetadataSchema = z.strictObject({
   _type: z.literal(METADATA_TYPE),
   registry: z.strictObject({ keyid: Fingerprint, publicKey: z.string(), origin: z.string().check(z.maxLength(2048)) }),
@@ -58,10 +69,13 @@ const MetadataSchema = z.strictObject({
   /** In publication order (ascending sequence). */
   versions: z.array(MetadataVersion).check(z.maxLength(100_000)),
   distTags: z.record(z.string().check(z.minLength(1), z.maxLength(256)), z.string().check(z.minLength(1), z.maxLength(256))),
+  /** Publisher keys revoked in the namespace, in log order; absent when there are none. */
+  revokedKeys: z.optional(z.array(RevokedKey).check(z.minLength(1), z.maxLength(10_000))),
 });
 
 export type PackageMetadata = z.infer<typeof MetadataSchema>;
 export type MetadataVersion = z.infer<typeof MetadataVersion>;
+export type MetadataRevokedKey = z.infer<typeof RevokedKey>;
 
 export interface MetadataInput {
   name: string;
@@ -69,6 +83,8 @@ export interface MetadataInput {
   serial: number;
   versions: MetadataVersion[];
   distTags: Record<string, string>;
+  /** Publisher keys revoked in the namespace (registry statements `key_revoked`). */
+  revokedKeys?: MetadataRevokedKey[];
   issuedAt: Date;
   /** Default and maximum: issuedAt + 24 h. */
   expires?: Date;
@@ -86,6 +102,7 @@ export async function signPackageMetadata(input: MetadataInput, signer: Signer):
     expires: expires.toISOString(),
     versions: [...input.versions].sort((a, b) => a.sequence - b.sequence),
     distTags: input.distTags,
+    ...(input.revokedKeys?.length ? { revokedKeys: [...input.revokedKeys].sort((a, b) => a.sequence - b.sequence).map((k) => ({ keyid: k.keyid, since: k.since, sequence: k.sequence, revokedAt: k.revokedAt })) } : {}),
   };
   return signEnvelope(METADATA_PAYLOAD_TYPE, utf8(JSON.stringify(statement)), signer);
 }
@@ -120,6 +137,12 @@ function inconsistency(m: PackageMetadata): string | undefined {
     last = v.sequence;
   }
   for (const [tag, version] of Object.entries(m.distTags)) if (!seen.has(version)) return `dist-tag ${tag} points at ${version}, which is not listed`;
+  const revoked = new Set<string>();
+  for (const key of m.revokedKeys ?? []) {
+    if (revoked.has(key.keyid)) return `publisher key ${key.keyid} is revoked twice`;
+    if (key.since > key.sequence) return `the revocation of ${key.keyid} voids versions after its own sequence number`;
+    revoked.add(key.keyid);
+  }
   return undefined;
 }
 
@@ -141,7 +164,9 @@ export type MetadataFailureCode =
   /** A locked version the metadata does not list, or lists with other bytes or sequence. */
   | "version_not_listed"
   /** A packument whose dist-tags differ from the signed ones (a tag moved without the registry's signature). */
-  | "dist_tags_mismatch";
+  | "dist_tags_mismatch"
+  /** Countersigned after the registry revoked its publisher key (from the revocation's `since` on). */
+  | "publisher_revoked";
 
 export interface MetadataProblem {
   code: MetadataFailureCode;
@@ -203,11 +228,30 @@ async function contentDigest(m: PackageMetadata): Promise<string> {
   return toHex(await sha256(utf8(JSON.stringify(contents))));
 }
 
-/** Whether the metadata lists `version` with these bytes and sequence number. */
-export function checkListed(metadata: PackageMetadata, locked: { version: string; sha512: string; sequence?: number }): MetadataProblem | undefined {
+/**
+ * Whether the metadata lists `version` with these bytes and sequence number, and (given the
+ * publisher key that signed it) whether that key's revocation voids it: a version whose
+ * sequence number is at or after the revocation's `since`. Versions before `since` stay valid:
+ * the log fixes that they were countersigned while the key was trusted.
+ */
+export function checkListed(metadata: PackageMetadata, locked: { version: string; sha512: string; sequence?: number; publisherKeyid?: string }): MetadataProblem | undefined {
   const listed = metadata.versions.find((v) => v.version === locked.version);
   if (!listed) return { code: "version_not_listed", message: `${metadata.name}@${locked.version} is not in the registry's signed version list`, expected: `one of ${metadata.versions.length} listed versions`, actual: locked.version };
   if (listed.sha512 !== locked.sha512) return { code: "version_not_listed", message: `${metadata.name}@${locked.version} is listed with other bytes`, expected: `sha512:${listed.sha512}`, actual: `sha512:${locked.sha512}` };
   if (locked.sequence !== undefined && listed.sequence !== locked.sequence) return { code: "version_not_listed", message: `${metadata.name}@${locked.version} is listed with another sequence number`, expected: String(listed.sequence), actual: String(locked.sequence) };
+  const revoked = locked.publisherKeyid === undefined ? undefined : revocationOf(metadata, locked.publisherKeyid);
+  if (revoked && listed.sequence >= revoked.since) {
+    return {
+      code: "publisher_revoked",
+      message: `${metadata.name}@${locked.version} was countersigned (sequence ${listed.sequence}) for publisher key ${revoked.keyid}, which the registry revoked in ${metadata.namespace} at ${revoked.revokedAt} (log index ${revoked.sequence}) for every version from sequence ${revoked.since} on`,
+      expected: `a version before sequence ${revoked.since}, or another publisher key`,
+      actual: `sequence ${listed.sequence} by ${revoked.keyid}`,
+    };
+  }
   return undefined;
+}
+
+/** The revocation of a publisher key the metadata lists, if any. */
+export function revocationOf(metadata: PackageMetadata, keyid: string): MetadataRevokedKey | undefined {
+  return metadata.revokedKeys?.find((k) => k.keyid === keyid);
 }

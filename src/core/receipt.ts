@@ -59,6 +59,8 @@ const ReceiptSchema = z.strictObject({
       inputs: hex(32),
       verifier: ShortText(64),
       summary: z.strictObject({ total: z.number(), verified: z.number(), unverified: z.number() }),
+      /** The earliest expiry of the signed package metadata the verdict relied on: it is not reused after (PROTOCOL §17). */
+      validUntil: z.optional(Timestamp),
     }),
   ),
 });

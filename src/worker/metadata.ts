@@ -40,7 +40,7 @@ export function signedMetadata(signer: Signer, origin: string, name: string, sou
       publishedAt: v.publishedAt,
       ...(v.deprecated ? { deprecated: v.deprecated } : {}),
     }));
-    signed = signPackageMetadata({ name, origin, serial: source.serial, versions, distTags: signedTags(source), issuedAt }, signer);
+    signed = signPackageMetadata({ name, origin, serial: source.serial, versions, distTags: signedTags(source), revokedKeys: source.revokedKeys, issuedAt }, signer);
     memo.set(key, signed);
     signed.catch(() => memo.delete(key));
   }
@@ -70,5 +70,6 @@ export function metadataSourceOf(source: PackumentSource): MetadataSource {
     serial: source.serial ?? 1,
     versions: source.versions.map((v) => ({ version: v.version, sequence: v.sequence, sha512: v.sha512, publishedAt: v.publishedAt, deprecated: v.deprecated })),
     tags: source.tags,
+    revokedKeys: source.revokedKeys ?? [],
   };
 }

@@ -42,7 +42,7 @@ function request(version: string, sha512: string, locators: string[] = []): Prov
 }
 
 function verified(version: string, sequence: number, sha512: string, source = PINNED, keyid = registry.keyid): ProvenanceOutcome {
-  const v = { name: "@acme/utils", version, namespace: "@acme", sequence, registry: { keyid, origin: PINNED } } as unknown as Verified;
+  const v = { name: "@acme/utils", version, namespace: "@acme", sequence, registry: { keyid, origin: PINNED }, publisher: { keyid: "SHA256:publisherpublisherpublisherpublisherpublish", createdAt: "2026-11-26T00:00:00.000Z" } } as unknown as Verified;
   return { status: "verified", verified: v, bundle: {}, source, sha512 };
 }
 

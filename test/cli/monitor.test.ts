@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import "../../scripts/cli/native-ed25519.js";
-import { gapEntry, toBase64, utf8, type Signer } from "../../src/core/index.js";
+import { fromBase64, gapEntry, signRegistryStatement, toBase64, utf8, type Signer } from "../../src/core/index.js";
 import { parse } from "../../scripts/cli/command.js";
 import { monitor, type MonitorReport } from "../../scripts/cli/commands/monitor.js";
 import { CliError, EXIT } from "../../scripts/cli/errors.js";
@@ -80,7 +80,7 @@ describe("monitor", () => {
     const t = await mixedTree();
     await server.serve(t);
     const report = await runJson(["@acme"]);
-    expect(Object.keys(report).sort()).toEqual(["checkpoint", "entries", "from", "namespace", "origin", "publications", "registry", "to"]);
+    expect(Object.keys(report).sort()).toEqual(["checkpoint", "entries", "from", "namespace", "origin", "publications", "registry", "statements", "to"]);
     expect(report.registry).toBe(server.url);
     expect(report.checkpoint).toEqual({ size: t.size, root: toBase64(await t.root()), cosignatures: 0 });
     expect(report.from).toBe(0);
@@ -95,6 +95,31 @@ describe("monitor", () => {
     expect(first.registryKey).toBe(registry.keyid);
     expect(first.sha512).toMatch(/^[0-9a-f]{128}$/);
     expect(first.publishedAt).toBe("2026-11-24T12:00:00.000Z");
+  });
+
+  it("lists the namespace's registry statements (claim, enrolment, revocation) in log order beside its publications", async () => {
+    const t = new LogTree(server.url, registry);
+    await t.genesis();
+    const statement = async (claim: Parameters<typeof signRegistryStatement>[0]) =>
+      t.append(fromBase64((await signRegistryStatement(claim, { origin: server.url, sequence: t.size, at: "2026-11-24T12:00:00.000Z" }, registry)).payload)!);
+    await statement({ kind: "namespace_claimed", namespace: "@acme" });
+    await statement({ kind: "key_enrolled", namespace: "@acme", key: { keyid: publisher.keyid, publicKey: toBase64(publisher.publicKey), label: "ci" } });
+    await statement({ kind: "key_enrolled", namespace: "@other", key: { keyid: publisher.keyid, publicKey: toBase64(publisher.publicKey), label: "" } });
+    await t.publish("@acme/a", "1.0.0", publisher);
+    await statement({ kind: "key_revoked", namespace: "@acme", keyid: publisher.keyid, since: 4 });
+    await server.serve(t);
+    const report = await runJson(["@acme", "--from", "0"]);
+    expect(report.statements).toEqual([
+      { index: 1, kind: "namespace_claimed", at: "2026-11-24T12:00:00.000Z" },
+      { index: 2, kind: "key_enrolled", at: "2026-11-24T12:00:00.000Z", keyid: publisher.keyid, label: "ci" },
+      { index: 5, kind: "key_revoked", at: "2026-11-24T12:00:00.000Z", keyid: publisher.keyid, since: 4 },
+    ]);
+    expect(report.publications.map((p) => p.index)).toEqual([4]);
+    const human = await run(["@acme", "--from", "0"]);
+    const lines = human.stdout.split("\n");
+    expect(lines.findIndex((l) => l.includes("key enrolled"))).toBeLessThan(lines.findIndex((l) => l.includes("@acme/a@1.0.0")));
+    expect(lines.findIndex((l) => l.includes("@acme/a@1.0.0"))).toBeLessThan(lines.findIndex((l) => l.includes("key revoked")));
+    expect(human.stdout).toContain("1 publication and 3 key events");
   });
 
   it("human output: one line per publication and a summary", async () => {

@@ -51,7 +51,7 @@ describe("publisher keys", () => {
     const key = await generateKeyPair();
     const enrolled = await admin("POST", "/namespaces/@keys/keys", { publicKey: toBase64(key.publicKey), label: "alice laptop" });
     expect(enrolled.status).toBe(201);
-    expect(await enrolled.json()).toEqual({ namespace: "@keys", keyid: key.keyid });
+    expect(await enrolled.json()).toMatchObject({ namespace: "@keys", keyid: key.keyid, statement: { payloadType: "application/vnd.countersign.registry-statement.v1+json" }, log: { index: expect.any(Number) } });
     expect(await errorOf(await admin("POST", "/namespaces/@keys/keys", { publicKey: toBase64(key.publicKey) }))).toMatchObject({ status: 409, code: "key_exists" });
     const list = (await (await admin("GET", "/namespaces/@keys/keys")).json()) as { keys: { keyid: string; label: string; revokedAt: string | null }[] };
     expect(list.keys).toMatchObject([{ keyid: key.keyid, label: "alice laptop", revokedAt: null }]);

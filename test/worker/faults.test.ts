@@ -260,7 +260,7 @@ function artifact(seed: string): Uint8Array {
 /** Everything stored and what is served of package `name`. */
 async function snapshot(name: string): Promise<unknown> {
   const tables: Record<string, string[]> = {};
-  for (const table of ["namespaces", "publisher_keys", "versions", "dist_tags", "tokens", "reviews"]) {
+  for (const table of ["namespaces", "publisher_keys", "versions", "dist_tags", "tokens", "reviews", "registry_statements", "package_serials"]) {
     const { results } = await env.DB.prepare(`SELECT * FROM ${table}`).all();
     tables[table] = results.map((r) => JSON.stringify(r)).sort();
   }
@@ -283,10 +283,12 @@ async function snapshot(name: string): Promise<unknown> {
  */
 async function expectConsistent(label: string) {
   const { results } = await env.DB.prepare("SELECT name, version, sequence, sha512, size FROM versions ORDER BY sequence").all<{ name: string; version: string; sequence: number; sha512: string; size: number }>();
+  // Versions and registry statements (namespace claims, enrolments) share one sequence.
+  const numbers = await env.DB.prepare("SELECT sequence FROM versions UNION ALL SELECT sequence FROM registry_statements ORDER BY sequence").all<{ sequence: number }>();
   expect(
-    results.map((r) => r.sequence),
+    numbers.results.map((r) => r.sequence),
     `${label}: sequence numbers`,
-  ).toEqual(results.map((_, i) => i + 1));
+  ).toEqual(numbers.results.map((_, i) => i + 1));
   const stored = new Map<string, number>();
   let listed: R2Objects | undefined;
   do {
@@ -419,7 +421,7 @@ describe("faults at every storage call", () => {
               "meta.commitVersion#2",
               "d1.batch#2[0] (INSERT INTO versions",
               "d1.batch#2[1] (INSERT INTO dist_tags",
-              "d1.exec#1 (SELECT COALESCE(MAX(sequence),",
+              "d1.exec#1 (SELECT max((SELECT COALESCE",
               "d1.batch#3[0] (INSERT INTO versions",
               "d1.batch#3[1] (INSERT INTO dist_tags",
             ]
@@ -433,7 +435,7 @@ describe("faults at every storage call", () => {
               `blobs.put#1 body errors after ${48 * 1024 - 1} bytes`,
               "meta.commitVersion#1",
               // The reads before the commit, one by one, then each statement of the commit batch.
-              ...["SELECT id, scope,", "SELECT 1 AS", "SELECT * FROM", "SELECT 1 AS", "SELECT version FROM", "SELECT COALESCE(MAX(sequence),"].map((sql, i) => `d1.batch#1[${i}] (${sql}`),
+              ...["SELECT id, scope,", "SELECT 1 AS", "SELECT * FROM", "SELECT 1 AS", "SELECT version FROM", "SELECT max((SELECT COALESCE"].map((sql, i) => `d1.batch#1[${i}] (${sql}`),
               "d1.batch#2[0] (INSERT INTO versions",
               tag === "latest" ? "d1.batch#2[1] (INSERT INTO dist_tags" : "d1.batch#2[1]",
             ],
@@ -496,6 +498,52 @@ describe("faults at every storage call", () => {
         },
       }),
       ["meta.createToken"],
+    );
+  }, 30_000);
+
+  // Enrolments and revocations are registry statements (PROTOCOL §20): the key row and its signed,
+  // sequenced statement are one batch, so a fault leaves neither.
+  const keysOf = async (namespace: string) =>
+    ((await (await send(clean, "GET", `/-/countersign/v1/admin/namespaces/${encodeURIComponent(namespace)}/keys`, { headers: adminHeaders })).json()) as { keys: { keyid: string; revokedAt: string | null }[] }).keys;
+
+  it("key enrol (admin API): no key and no statement, a retry enrols it", async () => {
+    covered["key enrol"] = await underEveryFault(
+      "countersign",
+      async () => {
+        const key = await newPublisher();
+        return {
+          send: (app) => send(app, "POST", "/-/countersign/v1/admin/namespaces/@faults/keys", { body: JSON.stringify({ publicKey: key.publicKey, label: "fault" }), headers: adminHeaders }),
+          async succeeded(res) {
+            expect(res.status, await res.clone().text()).toBe(201);
+            expect((await keysOf("@faults")).some((k) => k.keyid === key.key.keyid && k.revokedAt === null)).toBe(true);
+          },
+          async unchanged(label) {
+            expect((await keysOf("@faults")).some((k) => k.keyid === key.key.keyid), `${label}: key enrolled`).toBe(false);
+          },
+        };
+      },
+      ["meta.statementContext", "meta.enrolKey"],
+    );
+  }, 30_000);
+
+  it("key revoke (admin API): the key stays active and no statement is logged, a retry revokes it", async () => {
+    covered["key revoke"] = await underEveryFault(
+      "countersign",
+      async () => {
+        const key = await newPublisher();
+        expect((await send(clean, "POST", "/-/countersign/v1/admin/namespaces/@faults/keys", { body: JSON.stringify({ publicKey: key.publicKey }), headers: adminHeaders })).status).toBe(201);
+        return {
+          send: (app) => send(app, "DELETE", `/-/countersign/v1/admin/namespaces/@faults/keys/${encodeURIComponent(key.key.keyid)}?since=1`, { headers: adminHeaders }),
+          async succeeded(res) {
+            expect(res.status, await res.clone().text()).toBe(200);
+            expect((await keysOf("@faults")).find((k) => k.keyid === key.key.keyid)?.revokedAt).not.toBeNull();
+          },
+          async unchanged(label) {
+            expect((await keysOf("@faults")).find((k) => k.keyid === key.key.keyid)?.revokedAt, `${label}: key revoked`).toBeNull();
+          },
+        };
+      },
+      ["meta.statementContext", "meta.revokeKey"],
     );
   }, 30_000);
 

@@ -103,9 +103,12 @@ function entryOf(bundle: Bundle): Uint8Array {
   return entry.value;
 }
 
+/** Entries 1…n: the committed countersignatures and registry statements (namespace claims, enrolments), in sequence order. */
 async function committedEntries(): Promise<Uint8Array[]> {
-  const { results } = await env.DB.prepare("SELECT bundle FROM versions ORDER BY sequence").all<{ bundle: string }>();
-  return results.map((r) => entryOf(JSON.parse(r.bundle) as Bundle));
+  const { results } = await env.DB.prepare(
+    "SELECT json_extract(bundle, '$.countersignature') AS envelope, sequence FROM versions UNION ALL SELECT envelope, sequence FROM registry_statements ORDER BY sequence",
+  ).all<{ envelope: string }>();
+  return results.map((r) => entryOf({ countersignature: JSON.parse(r.envelope) } as Bundle));
 }
 
 describe("the log as the Worker serves it", () => {
@@ -134,7 +137,13 @@ describe("the log as the Worker serves it", () => {
     // Each entry bundle member is the committed payload at its index.
     entries.forEach((entry, i) => expect([...bundle.value[i + 1]!]).toEqual([...entry]));
     const parsed = bundle.value.slice(1).map((e, i) => parseLogEntry(e, i + 1));
-    expect(parsed.every((p) => p.ok && p.value.kind === "countersignature" && p.value.namespace === "@log")).toBe(true);
+    // The namespace's claim and its key's enrolment come first, then the versions.
+    expect(parsed.map((p) => p.ok && (p.value.kind === "statement" ? p.value.statement.kind : p.value.kind))).toEqual([
+      "namespace_claimed",
+      "key_enrolled",
+      ...Array.from({ length: parsed.length - 2 }, () => "countersignature"),
+    ]);
+    expect(parsed.every((p) => p.ok && (p.value.kind === "statement" ? p.value.statement.namespace : p.value.kind === "countersignature" ? p.value.namespace : "") === "@log")).toBe(true);
   });
 
   it("the hash tiles reproduce the checkpoint's root; every tile and entry bundle of the size is served", async () => {

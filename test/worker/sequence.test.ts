@@ -29,8 +29,9 @@ beforeAll(async () => {
 
 const bytesOf = (text: string) => utf8(`artifact ${text}`);
 
+/** Every committed number: versions' and registry statements' (namespace claims, enrolments), one sequence. */
 async function sequences(): Promise<number[]> {
-  const { results } = await env.DB.prepare("SELECT sequence FROM versions ORDER BY sequence").all<{ sequence: number }>();
+  const { results } = await env.DB.prepare("SELECT sequence FROM versions UNION ALL SELECT sequence FROM registry_statements ORDER BY sequence").all<{ sequence: number }>();
   return results.map((r) => r.sequence);
 }
 

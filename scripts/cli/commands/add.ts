@@ -319,7 +319,7 @@ export const add: Command = {
         continue;
       }
       // Listed with the sequence number it was countersigned at, by the key that signed the list.
-      const sequenced = verdict.value.registry.keyid === metadata.registry.keyid ? checkListed(metadata, { version: candidate.version, sha512: locked.sha512, sequence: verdict.value.sequence }) : { code: "metadata_untrusted" as const, message: `countersigned by ${verdict.value.registry.keyid}, but its signed metadata is by ${metadata.registry.keyid}`, expected: metadata.registry.keyid, actual: verdict.value.registry.keyid };
+      const sequenced = verdict.value.registry.keyid === metadata.registry.keyid ? checkListed(metadata, { version: candidate.version, sha512: locked.sha512, sequence: verdict.value.sequence, publisherKeyid: verdict.value.publisher.keyid }) : { code: "metadata_untrusted" as const, message: `countersigned by ${verdict.value.registry.keyid}, but its signed metadata is by ${metadata.registry.keyid}`, expected: metadata.registry.keyid, actual: verdict.value.registry.keyid };
       if (sequenced) {
         skipped.push({ version: candidate.version, reason: describeFailure(metadataFailure(sequenced, { name, version: candidate.version, namespace }, registry)) });
         continue;

@@ -17,7 +17,9 @@ const USAGE = `countersign admin <command> --registry URL   (admin token: $COUNT
   namespace list
   key add <namespace> --public-key B64   enrol a publisher key (or --key-file FILE) [--label TEXT]
   key list <namespace>
-  key revoke <namespace> <keyid>
+  key revoke <namespace> <keyid> [--since SEQUENCE|all]
+                                         revoke a publisher key (a logged statement); --since also voids the
+                                         versions it published from that sequence number on (a stolen key)
   token create --scope publish --namespace <ns> [--namespace <ns>...] [--label TEXT]
   token create --scope read [--label TEXT]
   token list
@@ -70,6 +72,7 @@ export const admin: Command = {
     "public-key": { type: "string" },
     "key-file": { type: "string" },
     label: { type: "string" },
+    since: { type: "string" },
     scope: { type: "string" },
     namespace: { type: "string", multiple: true },
     ...JSON_OPTION,
@@ -102,8 +105,20 @@ export const admin: Command = {
       }
       case "key revoke": {
         if (!rest[1]) throw usage("key revoke needs <namespace> <keyid>");
-        const result = await api(values).send<{ namespace: string; keyid: string }>("DELETE", `/namespaces/${ns(rest[0])}/keys/${encodeURIComponent(rest[1])}`);
-        emit(values, `revoked ${result.keyid} in ${result.namespace}`, result);
+        const since = str(values, "since");
+        if (since !== undefined && since !== "all" && !/^[1-9][0-9]{0,15}$/.test(since)) throw usage(`--since must be a sequence number (from 1) or "all", not "${since}"`);
+        const query = since === undefined ? "" : `?since=${since}`;
+        const result = await api(values).send<{ namespace: string; keyid: string; since: number; log: { index: number } }>("DELETE", `/namespaces/${ns(rest[0])}/keys/${encodeURIComponent(rest[1])}${query}`);
+        emit(
+          values,
+          [
+            `revoked ${result.keyid} in ${result.namespace} (log entry ${result.log.index})`,
+            result.since < result.log.index
+              ? `  versions it published from sequence ${result.since} on are void: verify rejects them (publisher_revoked) once consumers' signed metadata is renewed (at most 24 hours)`
+              : "  it can publish nothing more; versions it published before stay valid",
+          ],
+          result,
+        );
         return 0;
       }
       case "token create": {

@@ -94,7 +94,7 @@ export const fetchArtifact: Command = {
       const logged = await checkBundleOnline(registry, bundle, result.value);
       // The registry's signed metadata must list this version with these bytes (exit 1 before anything is written).
       const v = result.value;
-      const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: v.registry.keyid, from: registry });
+      const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: v.registry.keyid, publisherKeyid: v.publisher.keyid, from: registry });
       if (!listed.ok) throw new CliError(describeFailure(listed.failure), EXIT.rejected, { verified: false, failure: listed.failure });
       renameSync(partial, out);
       const bundleOut = str(values, "bundle-out");

@@ -14,7 +14,9 @@
  *    entries before. The resulting root must be the checkpoint's: otherwise the entries (or the
  *    tiles) are not the tree the log signed, and nothing is listed.
  * 4. Every entry parsed (`parseLogEntry`: an entry that does not parse is an error, never
- *    skipped); the countersignatures in the namespace listed.
+ *    skipped); the countersignatures in the namespace listed, and its registry statements
+ *    (PROTOCOL §20): the namespace's claim, each publisher key enrolled or revoked — so a key
+ *    the registry gives the namespace is seen whether or not it ever publishes.
  *
  * Exit 0 done; 1 split view, entries that are not the signed tree, a checkpoint that does not
  * open; 2 usage; 3 the registry or its log unreachable.
@@ -31,6 +33,7 @@ import {
   checkNamespace,
   equalBytes,
   type LogEntry,
+  type RegistryStatement,
 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
@@ -67,6 +70,19 @@ export interface MonitorReport {
   to: number;
   entries: number;
   publications: Publication[];
+  /** The namespace's registry statements in the entries read: claim, enrolments, revocations. */
+  statements: KeyEvent[];
+}
+
+export interface KeyEvent {
+  index: number;
+  kind: "namespace_claimed" | "key_enrolled" | "key_revoked";
+  at: string;
+  /** The publisher key enrolled or revoked. */
+  keyid?: string;
+  label?: string;
+  /** key_revoked: its versions from this sequence number on are void. */
+  since?: number;
 }
 
 /** Entry bundles fetched ahead of the one being hashed. */
@@ -132,6 +148,7 @@ export const monitor: Command = {
     // The entries, proved to be the signed tree.
     const frontier = new Frontier(begin, await reader.frontier(begin, checkpoint.size));
     const publications: Publication[] = [];
+    const statements: KeyEvent[] = [];
     const firstBundle = Math.floor(begin / TILE_WIDTH);
     const bundles = Math.ceil(checkpoint.size / TILE_WIDTH);
     const pending = new Map<number, Promise<Uint8Array[]>>();
@@ -155,6 +172,8 @@ export const monitor: Command = {
         const entry: LogEntry = parsed.value;
         if (entry.kind === "countersignature" && entry.namespace === namespace) {
           publications.push({ index, name: entry.name, version: entry.version, publishedAt: entry.publishedAt, publisher: entry.publisherKeyid, registryKey: entry.registryKeyid, sha512: entry.sha512 });
+        } else if (entry.kind === "statement" && entry.statement.namespace === namespace) {
+          statements.push(keyEvent(entry.statement, index));
         }
       }
     }
@@ -179,13 +198,14 @@ export const monitor: Command = {
       to: checkpoint.size,
       entries: checkpoint.size - begin,
       publications,
+      statements,
     };
     const witnessNote = reader.quorum > 0 && cosignatures < reader.quorum ? [`  warning: this checkpoint has ${cosignatures} of the ${reader.quorum} witness cosignatures the pins require: verify will not accept inclusion in it yet`] : [];
     emit(
       values,
       [
-        ...publications.map((p) => `  #${p.index}  ${p.name}@${p.version}  ${p.publishedAt}  publisher ${p.publisher}  sha512 ${p.sha512}`),
-        `monitor: ${namespace} in ${reader.origin}: ${publications.length} publication${publications.length === 1 ? "" : "s"} in entries ${begin}..${checkpoint.size - 1 < begin ? begin : checkpoint.size - 1} (${checkpoint.size - begin} read, verified against the checkpoint of size ${checkpoint.size}, root ${toBase64(checkpoint.rootHash)})`,
+        ...listing(publications, statements),
+        `monitor: ${namespace} in ${reader.origin}: ${publications.length} publication${publications.length === 1 ? "" : "s"}${statements.length ? ` and ${statements.length} key event${statements.length === 1 ? "" : "s"}` : ""} in entries ${begin}..${checkpoint.size - 1 < begin ? begin : checkpoint.size - 1} (${checkpoint.size - begin} read, verified against the checkpoint of size ${checkpoint.size}, root ${toBase64(checkpoint.rootHash)})`,
         ...witnessNote,
         `  the next run starts at ${checkpoint.size}${from !== undefined ? "" : " (--from INDEX to read again)"}`,
       ],
@@ -194,6 +214,28 @@ export const monitor: Command = {
     return EXIT.ok;
   },
 };
+
+function keyEvent(s: RegistryStatement, index: number): KeyEvent {
+  if (s.kind === "key_enrolled") return { index, kind: s.kind, at: s.at, keyid: s.key.keyid, label: s.key.label };
+  if (s.kind === "key_revoked") return { index, kind: s.kind, at: s.at, keyid: s.keyid, since: s.since };
+  return { index, kind: s.kind, at: s.at };
+}
+
+/** Publications and key events, one line each, in log order. */
+function listing(publications: Publication[], statements: KeyEvent[]): string[] {
+  const lines: [number, string][] = [
+    ...publications.map((p): [number, string] => [p.index, `  #${p.index}  ${p.name}@${p.version}  ${p.publishedAt}  publisher ${p.publisher}  sha512 ${p.sha512}`]),
+    ...statements.map((e): [number, string] => [
+      e.index,
+      e.kind === "key_enrolled"
+        ? `  #${e.index}  key enrolled  ${e.at}  ${e.keyid}${e.label ? ` (${e.label})` : ""}`
+        : e.kind === "key_revoked"
+          ? `  #${e.index}  key revoked   ${e.at}  ${e.keyid}: its versions from #${e.since} on are void`
+          : `  #${e.index}  namespace claimed  ${e.at}`,
+    ]),
+  ];
+  return lines.sort((a, b) => a[0] - b[0]).map(([, line]) => line);
+}
 
 function entryError(host: string, reason: string, size: number): CliError {
   return new LogRejection({ code: "bad_tiles", message: `${host} serves a log entry that is not a countersign entry: ${reason} (checkpoint size ${size}); nothing was listed` });

@@ -54,6 +54,7 @@ export function namespaceLines(namespaces: NamespaceReport[]): string[] {
 function humanReport(report: ProjectReport, verbose: boolean): string[] {
   const lines = [`verify: ${report.summary.total} packages from ${report.lockfiles.join(", ")} against ${report.pins}`];
   for (const note of report.notes) lines.push(`  note: ${note}`);
+  for (const warning of report.warnings) lines.push(`  warning: ${warning}`);
   lines.push(...namespaceLines(report.namespaces ?? []));
   for (const p of report.packages) {
     if (p.status === "failed") lines.push(`  ✗ ${describeFailure(p.failure!)}`);

@@ -53,7 +53,8 @@ export function recordServed(served: ServedMetadata, place: string, metadata: Re
 /** A metadata problem as the verification failure of one package version. */
 export function metadataFailure(problem: MetadataProblem, where: { name: string; version: string; namespace: string }, from?: string): VerifyFailure {
   return {
-    layer: "metadata",
+    // A revoked publisher key is the publisher layer failing, as the registry's signed metadata reports it.
+    layer: problem.code === "publisher_revoked" ? "publisher" : "metadata",
     code: problem.code,
     message: `${problem.message}${from ? ` (metadata from ${from})` : ""}`,
     name: where.name,
@@ -93,7 +94,7 @@ export async function checkMetadata(requests: ProvenanceRequest[], outcomes: Pro
     let listedAll = true;
     for (const i of group.indexes) {
       const outcome = outcomes[i] as Verified;
-      const problem = checkListed(metadata, { version: requests[i]!.spec.version, sha512: outcome.sha512, sequence: outcome.verified.sequence });
+      const problem = checkListed(metadata, { version: requests[i]!.spec.version, sha512: outcome.sha512, sequence: outcome.verified.sequence, publisherKeyid: outcome.verified.publisher.keyid });
       if (problem) {
         outcomes[i] = { status: "failed", failure: metadataFailure(problem, whereOf(requests[i]!), place) };
         listedAll = false;
@@ -131,14 +132,14 @@ function sourceOf(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], 
  */
 export async function checkOneVersion(
   envelope: unknown,
-  what: { name: string; version: string; namespace: string; sha512: string; sequence: number; keyid: string; from: string },
+  what: { name: string; version: string; namespace: string; sha512: string; sequence: number; keyid: string; publisherKeyid: string; from: string },
   options: MetadataCheckOptions = {},
 ): Promise<{ ok: true; report: MetadataReport } | { ok: false; failure: VerifyFailure }> {
   const store = options.metadata ?? metadataStore();
   const opened = await openPackageMetadata(envelope, { name: what.name, pinned: [what.keyid], now: options.now ?? new Date(), seen: store.read(what.keyid, what.name) });
   if (!opened.ok) return { ok: false, failure: metadataFailure(opened.error, what, what.from) };
   const { metadata, contentSha256 } = opened.value;
-  const problem = checkListed(metadata, { version: what.version, sha512: what.sha512, sequence: what.sequence });
+  const problem = checkListed(metadata, { version: what.version, sha512: what.sha512, sequence: what.sequence, publisherKeyid: what.publisherKeyid });
   if (problem) return { ok: false, failure: metadataFailure(problem, what, what.from) };
   store.raise(what.keyid, new Map([[what.name, { serial: metadata.serial, contentSha256 }]]));
   return { ok: true, report: { serial: metadata.serial, expires: metadata.expires, from: what.from } };

@@ -79,6 +79,12 @@ export interface ProjectReport {
   packages: PackageReport[];
   /** Things the user should know that are not failures (e.g. which lockfile npm prefers). */
   notes: string[];
+  /**
+   * Things the user should look at that do not fail verification: a pinned namespace whose
+   * packages are signed by a publisher key the last receipt did not have (a key the registry
+   * enrolled since: `countersign monitor <namespace>` shows when, and by which logged statement).
+   */
+  warnings: string[];
   /** The receipt written for the runtime hook, when verification passed. */
   receipt?: string;
 }
@@ -168,14 +174,48 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   const count = (status: PackageStatus) => packages.filter((p) => p.status === status).length;
   const summary = { total: packages.length, verified: count("verified"), unverified: count("unverified"), failed: count("failed"), unavailable: count("unavailable") };
   const exitCode = summary.failed > 0 ? EXIT.rejected : summary.unavailable > 0 ? EXIT.unavailable : EXIT.ok;
-  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, namespaces: byNamespace(pins, packages), packages, notes: lockfileNotes(lockfiles) };
+  const warnings = newPublisherKeys(previous, packages);
+  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, namespaces: byNamespace(pins, packages), packages, notes: lockfileNotes(lockfiles), warnings };
 
   // 4. Receipt for the runtime phase.
   if (report.ok && options.receipt !== false) {
-    const verdict = verdictFor(options.dir, options.pinsPath, read, { total: summary.total, verified: summary.verified, unverified: summary.unverified });
+    const verdict = verdictFor(options.dir, options.pinsPath, read, { total: summary.total, verified: summary.verified, unverified: summary.unverified }, earliestExpiry(packages));
     report.receipt = await receiptFor(options.dir, pins, read, planned, outcomes, requestIndex, verdict);
   }
   return report;
+}
+
+/**
+ * Publisher keys of pinned namespaces that the last receipt did not have in that namespace, one
+ * warning per namespace and key (naming a package it signed). Only namespaces the last receipt
+ * had verified packages in are compared: a namespace new to the project has no "before".
+ */
+export function newPublisherKeys(previous: Receipt | undefined, packages: PackageReport[]): string[] {
+  if (!previous) return [];
+  const known = new Map<string, Set<string>>();
+  for (const p of previous.packages) {
+    let keys = known.get(p.namespace);
+    if (!keys) known.set(p.namespace, (keys = new Set()));
+    keys.add(p.publisher);
+  }
+  const warned = new Set<string>();
+  const warnings: string[] = [];
+  for (const p of packages) {
+    if (p.status !== "verified") continue;
+    const keys = known.get(p.namespace);
+    const keyid = p.verified!.publisher.keyid;
+    if (!keys || keys.has(keyid) || warned.has(`${p.namespace} ${keyid}`)) continue;
+    warned.add(`${p.namespace} ${keyid}`);
+    warnings.push(`${p.namespace} has a publisher key the last receipt (${previous.createdAt}) did not: ${keyid}, which signed ${p.name}@${p.version}; check it was enrolled on purpose (countersign monitor ${p.namespace} lists the registry's logged enrolments)`);
+  }
+  return warnings;
+}
+
+/** When the first signed metadata a verified package relied on expires: the verdict is not reused past it. */
+function earliestExpiry(packages: PackageReport[]): string | undefined {
+  let earliest: string | undefined;
+  for (const p of packages) if (p.metadata && (earliest === undefined || Date.parse(p.metadata.expires) < Date.parse(earliest))) earliest = p.metadata.expires;
+  return earliest;
 }
 
 /** Counts by namespace; the order is pinned namespaces, then scopes, then unscoped names (each alphabetical). */

@@ -5,13 +5,17 @@
  * client version. The next `verify` that finds a receipt signed by a trusted receipt key with
  * the same digest and version returns its verdict without fetching or verifying anything. Any
  * changed byte, another lockfile appearing, another client version or `--no-cache` re-verifies.
- * Packages are immutable, so an unchanged input has an unchanged answer.
+ * Packages are immutable, so an unchanged input has an unchanged answer — until the registry says
+ * something new about them: a revoked publisher key, a version withdrawn from its signed list. So
+ * a verdict holds only until the earliest expiry of the signed metadata it relied on (`validUntil`,
+ * at most 24 hours after the registry issued it; PROTOCOL §19) and is then verified afresh: this
+ * machine's view of revocations is never staler than that.
  */
 
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { Receipt, ReceiptVerdict } from "../../../src/core/index.js";
+import { MAX_METADATA_VALIDITY_MS, type Receipt, type ReceiptVerdict } from "../../../src/core/index.js";
 import { lockfilePaths } from "../lockfiles/paths.js";
 import { readPinsFile } from "../pins-file.js";
 import { readReceiptVerdict } from "../receipts.js";
@@ -28,8 +32,14 @@ export function inputsDigest(dir: string, pinsPath: string, lockfiles: string[])
   return hash.digest("hex");
 }
 
-export function verdictFor(dir: string, pinsPath: string, lockfiles: string[], summary: { total: number; verified: number; unverified: number }): NonNullable<Receipt["verdict"]> {
-  return { inputs: inputsDigest(dir, pinsPath, lockfiles), verifier: VERSION, summary };
+export function verdictFor(dir: string, pinsPath: string, lockfiles: string[], summary: { total: number; verified: number; unverified: number }, validUntil?: string): NonNullable<Receipt["verdict"]> {
+  return { inputs: inputsDigest(dir, pinsPath, lockfiles), verifier: VERSION, summary, ...(validUntil ? { validUntil } : {}) };
+}
+
+/** Until when a verdict may be reused: its metadata's earliest expiry, else (no pinned package, or an older receipt) a day after it was made. */
+export function verdictExpiry(receipt: Pick<ReceiptVerdict, "createdAt" | "verdict">): number {
+  const validUntil = receipt.verdict?.validUntil;
+  return validUntil ? Date.parse(validUntil) : Date.parse(receipt.createdAt) + MAX_METADATA_VALIDITY_MS;
 }
 
 /** The receipt whose verdict still holds for this project, or undefined when it must be verified. */
@@ -45,6 +55,7 @@ export async function unchangedSinceReceipt(options: { dir: string; pinsPath: st
   const receipt = await readReceiptVerdict(options.dir, { pins: pins.value });
   const verdict = receipt?.verdict;
   if (!receipt || !verdict || verdict.verifier !== VERSION) return undefined;
+  if (!(Date.now() < verdictExpiry(receipt))) return undefined;
   const recorded = new Set(receipt.lockfiles.map((l) => l.path));
   if (recorded.size !== lockfiles.length || !lockfiles.every((f) => recorded.has(relative(options.dir, f)))) return undefined;
   return verdict.inputs === inputsDigest(options.dir, options.pinsPath, lockfiles) ? receipt : undefined;

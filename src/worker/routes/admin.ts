@@ -3,15 +3,18 @@
  * Admin API under `/-/countersign/v1/admin`, guarded by the ADMIN_TOKEN secret:
  * namespaces, publisher keys per namespace (enrol, revoke, list) and tokens (create, list,
  * revoke). Secrets appear in exactly one response: the token creation that shows a token once.
+ * Namespace and key changes are signed, logged registry statements (registry-statements.ts).
  */
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { checkNamespace, fingerprint, isFingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "../../core/index.js";
 import { hashToken, newToken, requireAdmin } from "../auth.js";
-import type { AppEnv } from "../context.js";
+import { originNotConfigured } from "../config.js";
+import type { AppContext, AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
+import { recordStatement, type Recorded } from "../registry-statements.js";
 import { TOKEN_DISPLAY_LENGTH } from "../npm/tokens.js";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -38,12 +41,17 @@ function namespaceParam(value: string | undefined): string {
 
 adminRoutes.get("/namespaces", async (c) => c.json({ namespaces: await c.var.deps.meta.listNamespaces() }));
 
+// Namespace claims, enrolments and revocations are registry statements (PROTOCOL §20): signed,
+// committed with the change, and logged. Answers carry the statement and its log index.
 adminRoutes.post("/namespaces", async (c) => {
   const body = await readJson(c, NamespaceBody);
   const namespace = namespaceParam(body.namespace);
-  const outcome = await c.var.deps.meta.createNamespace(namespace, c.var.deps.now().toISOString());
-  if (outcome === "exists") throw new ApiError(409, "namespace_exists", `namespace ${namespace} already exists`);
-  return c.json({ namespace }, 201);
+  const { meta, now } = c.var.deps;
+  const context = await meta.statementContext(namespace);
+  if (context.namespaceExists) throw namespaceExists(namespace);
+  const recorded = await recordStatement(c.var.deps, signingOrigin(c), { kind: "namespace_claimed", namespace }, context.lastSequence, (row) => meta.createNamespace(namespace, now().toISOString(), row), "created");
+  if (recorded.outcome === "exists") throw namespaceExists(namespace);
+  return c.json({ namespace, ...logged(recorded) }, 201);
 });
 
 adminRoutes.get("/namespaces/:namespace/keys", async (c) => {
@@ -59,20 +67,59 @@ adminRoutes.post("/namespaces/:namespace/keys", async (c) => {
   const key = parsePublicKey(body.publicKey);
   if ("problem" in key) throw badRequest("invalid_public_key", `publicKey rejected: ${KEY_PROBLEM_TEXT[key.problem]}`);
   const keyid = await fingerprint(key.key);
-  const outcome = await c.var.deps.meta.enrolKey({ namespace, keyid, publicKey: body.publicKey, label: body.label ?? "", createdAt: c.var.deps.now().toISOString() });
-  if (outcome === "no_namespace") throw notFound(`namespace ${namespace} does not exist; create it first`, "unknown_namespace");
-  if (outcome === "exists") throw new ApiError(409, "key_exists", `key ${keyid} is already enrolled in ${namespace}`);
-  return c.json({ namespace, keyid }, 201);
+  const { meta } = c.var.deps;
+  const label = body.label ?? "";
+  const context = await meta.statementContext(namespace, keyid);
+  if (!context.namespaceExists) throw noNamespace(namespace);
+  if (context.key) throw keyExists(keyid, namespace, context.key.revokedAt);
+  const claim = { kind: "key_enrolled", namespace, key: { keyid, publicKey: body.publicKey, label } } as const;
+  const recorded = await recordStatement(c.var.deps, signingOrigin(c), claim, context.lastSequence, (row) => meta.enrolKey({ namespace, keyid, publicKey: body.publicKey, label, createdAt: row.createdAt }, row), "enrolled");
+  if (recorded.outcome === "no_namespace") throw noNamespace(namespace);
+  if (recorded.outcome === "exists") throw keyExists(keyid, namespace, null);
+  return c.json({ namespace, keyid, ...logged(recorded) }, 201);
 });
 
+/**
+ * Revokes a publisher key. `?since=<sequence>` also voids the versions it published from that
+ * sequence number on (a key stolen before it was revoked; `since=all`: every version it ever
+ * published); without it, only versions after the revocation are refused (none can be published).
+ */
 adminRoutes.delete("/namespaces/:namespace/keys/:keyid", async (c) => {
   const namespace = namespaceParam(c.req.param("namespace"));
   const keyid = c.req.param("keyid");
   if (!isFingerprint(keyid)) throw badRequest("invalid_keyid", "keyid must be a SHA256: fingerprint (URL-encoded)");
-  const outcome = await c.var.deps.meta.revokeKey(namespace, keyid, c.var.deps.now().toISOString());
-  if (outcome === "not_found") throw notFound(`no active key ${keyid} in ${namespace}`, "unknown_key");
-  return c.json({ namespace, keyid, revoked: true });
+  const since = sinceParam(c.req.query("since"));
+  const { meta, now } = c.var.deps;
+  const context = await meta.statementContext(namespace, keyid);
+  if (!context.key || context.key.revokedAt) throw noActiveKey(keyid, namespace);
+  if (since !== undefined && since > context.lastSequence + 1) throw badRequest("invalid_since", `since must be a sequence number at most ${context.lastSequence + 1} (the next one), or "all"`);
+  const claim = (sequence: number) => ({ kind: "key_revoked", namespace, keyid, since: since ?? sequence }) as const;
+  const recorded = await recordStatement(c.var.deps, signingOrigin(c), claim, context.lastSequence, (row) => meta.revokeKey(namespace, keyid, now().toISOString(), row), "revoked");
+  if (recorded.outcome === "not_found") throw noActiveKey(keyid, namespace);
+  return c.json({ namespace, keyid, revoked: true, since: since ?? recorded.statement!.sequence, ...logged(recorded) });
 });
+
+function sinceParam(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (value === "all") return 1;
+  const since = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(since)) throw badRequest("invalid_since", 'since must be a positive sequence number or "all"');
+  return since;
+}
+
+/** The origin statements bind: the configured one (the signer refuses without it). */
+function signingOrigin(c: AppContext): string {
+  const origin = c.var.deps.config.origin;
+  if (!origin) throw originNotConfigured();
+  return origin;
+}
+
+const logged = (recorded: Recorded<string>) => ({ statement: recorded.statement!.envelope, log: { index: recorded.statement!.sequence, ...(recorded.statement!.tlogProof ? { tlogProof: recorded.statement!.tlogProof } : { pending: true }) } });
+const namespaceExists = (namespace: string) => new ApiError(409, "namespace_exists", `namespace ${namespace} already exists`);
+const noNamespace = (namespace: string) => notFound(`namespace ${namespace} does not exist; create it first`, "unknown_namespace");
+const noActiveKey = (keyid: string, namespace: string) => notFound(`no active key ${keyid} in ${namespace}`, "unknown_key");
+const keyExists = (keyid: string, namespace: string, revokedAt: string | null) =>
+  new ApiError(409, "key_exists", revokedAt ? `key ${keyid} was enrolled in ${namespace} and revoked at ${revokedAt}; a revoked key is never enrolled again (make a new one)` : `key ${keyid} is already enrolled in ${namespace}`);
 
 adminRoutes.get("/tokens", async (c) => c.json({ tokens: await c.var.deps.meta.listTokens() }));
 

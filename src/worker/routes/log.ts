@@ -8,14 +8,19 @@
  *
  * Only canonical paths are answered; a tile the log has not published yet is a 404. Reads need
  * a token when the registry's do (READ_ACCESS=token): the entries name every package.
+ *
+ * And, for a namespace, its registry statements (claim, enrolments, revocations; PROTOCOL §20),
+ * each with its tlog-proof against the latest checkpoint:
+ *
+ *     GET /-/countersign/v1/namespaces/<namespace>/statements
  */
 
 import { Hono } from "hono";
-import { LOG_PATH, parseEntriesPath, parseTilePath } from "../../core/index.js";
+import { checkNamespace, LOG_PATH, parseEntriesPath, parseTilePath } from "../../core/index.js";
 import { cacheControl, matchesIfNoneMatch } from "../artifacts.js";
 import { edgeCache, waitUntil, type AppContext, type AppEnv } from "../context.js";
 import { originNotConfigured } from "../config.js";
-import { ApiError, notFound } from "../errors.js";
+import { ApiError, badRequest, notFound } from "../errors.js";
 import { r2LogReader } from "../log/stores.js";
 import { requireRead } from "./packages.js";
 
@@ -62,3 +67,21 @@ async function serveTile(c: AppContext, path: string): Promise<Response> {
   if (cache) waitUntil(c, cache.put(cacheKey(path), new Response(bytes.slice(), { headers: { "Cache-Control": cacheControl(c) } })));
   return c.body(bytes, 200, headers);
 }
+
+/** More statements than this in one namespace are answered in pages (`?after=<sequence>`). */
+const STATEMENTS_PER_PAGE = 500;
+
+logRoutes.get("/-/countersign/v1/namespaces/:namespace/statements", async (c) => {
+  await requireRead(c);
+  const namespace = c.req.param("namespace");
+  const check = checkNamespace(namespace);
+  if (!check.ok) throw badRequest("invalid_namespace", check.reason);
+  const after = c.req.query("after") ?? "0";
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(after)) throw badRequest("invalid_after", "after must be a sequence number");
+  const page = await c.var.deps.meta.listStatements(namespace, Number(after), STATEMENTS_PER_PAGE);
+  if (!page) throw notFound(`namespace ${namespace} does not exist`, "unknown_namespace");
+  const { checkpoint, proofs } = page.length ? await c.var.deps.log().proofs(page.map((s) => s.sequence)) : { checkpoint: null, proofs: [] };
+  const statements = page.map((s, i) => ({ envelope: JSON.parse(s.envelope) as unknown, log: { index: s.sequence, ...(proofs[i] ? { tlogProof: proofs[i] } : { pending: true }) } }));
+  const next = page.length === STATEMENTS_PER_PAGE ? { next: page.at(-1)!.sequence } : {};
+  return c.json({ namespace, statements, checkpoint, ...next }, 200, { "Cache-Control": "no-cache" });
+});

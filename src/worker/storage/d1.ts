@@ -4,7 +4,8 @@
  * one statement or one `batch` (a single round trip, and a transaction for writes).
  */
 
-import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type MetadataSource, type NamespaceRow, type PublisherKeyRow, type TokenRow, type VersionRow } from "./meta.js";
+import { MAX_DERIVED_TOKENS, type CommitOutcome, type MetaStore, type MetadataSource, type NamespaceRow, type PublisherKeyRow, type RevokedKey, type StatementRow, type TokenRow, type VersionRow } from "./meta.js";
+import { namespaceOf } from "../../core/index.js";
 
 interface VersionRecord {
   name: string;
@@ -131,6 +132,12 @@ const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE cons
 const D1_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /**
+ * The highest sequence number committed: versions and registry statements share one sequence
+ * (migrations/0009), the log's indexes. Two index probes.
+ */
+const LAST_SEQUENCE = "max((SELECT COALESCE(MAX(sequence), 0) FROM versions), (SELECT COALESCE(MAX(sequence), 0) FROM registry_statements))";
+
+/**
  * How long a blob-collector claim (migrations/0004, src/worker/gc.ts) refuses commits of its
  * blob. The collector issues its R2 deletes within `GC_DELETE_DEADLINE_MS` of claiming, so a
  * delete that can still land happens well inside this window.
@@ -143,6 +150,11 @@ export const BLOB_CLAIM_SECONDS = 300;
  * the column: `sequence` (a sequence number at or below the highest committed one) or `sha512`
  * (the collector claimed the blob). A duplicate name@version is the primary key's UNIQUE failure.
  */
+/** The revoked publisher keys of the namespaces a query names (append `AND namespace …`). */
+const REVOKED_KEYS_SQL = "SELECT namespace, keyid, since, sequence, created_at FROM registry_statements WHERE kind = 'key_revoked'";
+type RevokedRecord = { namespace: string; keyid: string; since: number; sequence: number; created_at: string };
+const toRevokedKey = (r: RevokedRecord): RevokedKey => ({ keyid: r.keyid, since: r.since, sequence: r.sequence, revokedAt: r.created_at });
+
 function commitRefusal(err: unknown): Exclude<CommitOutcome, "committed"> | null {
   const message = err instanceof Error ? err.message : "";
   if (/NOT NULL constraint failed: versions\.sequence|UNIQUE constraint failed: versions\.sequence/.test(message)) return "sequence_taken";
@@ -151,11 +163,48 @@ function commitRefusal(err: unknown): Exclude<CommitOutcome, "committed"> | null
   return null;
 }
 
+/**
+ * Commits a registry statement and the change it records in one batch. The statement goes
+ * first and takes its sequence number only if the number is above every committed one and
+ * `guard` (SQL over ?3 = namespace, ?4 = keyid) holds, so a change that no longer applies (the
+ * namespace exists, the key is enrolled or already revoked) writes nothing: a NULL number fails
+ * the NOT NULL column and aborts the batch. `refused`: the guard failed; `sequence_taken`: the
+ * number did.
+ */
+async function commitStatement(db: D1Database, row: StatementRow, guard: string, change: D1PreparedStatement[]): Promise<"committed" | "refused" | "sequence_taken"> {
+  const insert = db
+    .prepare(
+      `INSERT INTO registry_statements (sequence, kind, namespace, keyid, since, envelope, created_at)
+       VALUES (CASE WHEN ?1 > ${LAST_SEQUENCE} AND ${guard} THEN ?1 END, ?2, ?3, ?4, ?5, ?6, ?7)`,
+    )
+    .bind(row.sequence, row.kind, row.namespace, row.keyid, row.since, row.envelope, row.createdAt);
+  try {
+    await db.batch([insert, ...change]);
+    return "committed";
+  } catch (err) {
+    const message = err instanceof Error ? err.message : "";
+    if (!/NOT NULL constraint failed: registry_statements\.sequence|UNIQUE constraint failed: registry_statements\.sequence/.test(message) && !isUniqueViolation(err)) throw err;
+    const holds = await db.prepare(`SELECT ${guard} AS holds`).bind(null, null, row.namespace, row.keyid).first<{ holds: number }>();
+    return holds?.holds ? "sequence_taken" : "refused";
+  }
+}
+
 export function d1MetaStore(db: D1Database): MetaStore {
   return {
-    async createNamespace(namespace, now) {
-      const res = await db.prepare("INSERT INTO namespaces (namespace, created_at) VALUES (?, ?) ON CONFLICT DO NOTHING").bind(namespace, now).run();
-      return res.meta.changes === 1 ? "created" : "exists";
+    async statementContext(namespace, keyid) {
+      const [last, ns, key] = await db.batch<unknown>([
+        db.prepare(`SELECT ${LAST_SEQUENCE} AS last`),
+        db.prepare("SELECT 1 AS found FROM namespaces WHERE namespace = ?").bind(namespace),
+        db.prepare("SELECT * FROM publisher_keys WHERE namespace = ? AND keyid = ?").bind(namespace, keyid ?? ""),
+      ]);
+      const keyRow = key!.results[0] as KeyRecord | undefined;
+      return { lastSequence: (last!.results[0] as { last: number }).last, namespaceExists: ns!.results.length > 0, key: keyRow ? toKey(keyRow) : null };
+    },
+
+    async createNamespace(namespace, now, statement) {
+      const guard = "NOT EXISTS (SELECT 1 FROM namespaces WHERE namespace = ?3)";
+      const outcome = await commitStatement(db, statement, guard, [db.prepare("INSERT INTO namespaces (namespace, created_at) VALUES (?, ?)").bind(namespace, now)]);
+      return outcome === "refused" ? "exists" : outcome === "committed" ? "created" : outcome;
     },
 
     async listNamespaces() {
@@ -163,26 +212,30 @@ export function d1MetaStore(db: D1Database): MetaStore {
       return results.map(toNamespace);
     },
 
-    async enrolKey(row) {
-      const res = await db
-        .prepare(
-          `INSERT INTO publisher_keys (namespace, keyid, public_key, label, created_at)
-           SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM namespaces WHERE namespace = ?1)
-           ON CONFLICT DO NOTHING RETURNING keyid`,
-        )
-        .bind(row.namespace, row.keyid, row.publicKey, row.label, row.createdAt)
-        .all();
-      if (res.results.length === 1) return "enrolled";
+    async enrolKey(row, statement) {
+      const guard = "EXISTS (SELECT 1 FROM namespaces WHERE namespace = ?3) AND NOT EXISTS (SELECT 1 FROM publisher_keys WHERE namespace = ?3 AND keyid = ?4)";
+      const outcome = await commitStatement(db, statement, guard, [
+        db.prepare("INSERT INTO publisher_keys (namespace, keyid, public_key, label, created_at) VALUES (?, ?, ?, ?, ?)").bind(row.namespace, row.keyid, row.publicKey, row.label, row.createdAt),
+      ]);
+      if (outcome !== "refused") return outcome === "committed" ? "enrolled" : outcome;
       const exists = await db.prepare("SELECT 1 FROM namespaces WHERE namespace = ?").bind(row.namespace).first();
       return exists ? "exists" : "no_namespace";
     },
 
-    async revokeKey(namespace, keyid, now) {
-      const res = await db
-        .prepare("UPDATE publisher_keys SET revoked_at = ? WHERE namespace = ? AND keyid = ? AND revoked_at IS NULL")
-        .bind(now, namespace, keyid)
-        .run();
-      return res.meta.changes > 0 ? "revoked" : "not_found"; // > 0: the revision triggers' writes count too (migrations/0007)
+    async revokeKey(namespace, keyid, now, statement) {
+      const guard = "EXISTS (SELECT 1 FROM publisher_keys WHERE namespace = ?3 AND keyid = ?4 AND revoked_at IS NULL)";
+      const outcome = await commitStatement(db, statement, guard, [
+        db.prepare("UPDATE publisher_keys SET revoked_at = ? WHERE namespace = ? AND keyid = ? AND revoked_at IS NULL").bind(now, namespace, keyid),
+      ]);
+      return outcome === "refused" ? "not_found" : outcome === "committed" ? "revoked" : outcome;
+    },
+
+    async listStatements(namespace, after, limit) {
+      const [ns, rows] = await db.batch<unknown>([
+        db.prepare("SELECT 1 AS found FROM namespaces WHERE namespace = ?").bind(namespace),
+        db.prepare("SELECT sequence, envelope FROM registry_statements WHERE namespace = ? AND sequence > ? ORDER BY sequence LIMIT ?").bind(namespace, after, limit),
+      ]);
+      return ns!.results.length ? (rows!.results as { sequence: number; envelope: string }[]) : null;
     },
 
     async listKeys(namespace) {
@@ -257,7 +310,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
         db.prepare("SELECT * FROM publisher_keys WHERE namespace = ? AND keyid = ?").bind(q.namespace, q.keyid),
         db.prepare("SELECT 1 AS found FROM versions WHERE name = ? AND version = ?").bind(q.name, q.version),
         db.prepare("SELECT version FROM dist_tags WHERE name = ? AND tag = ?").bind(q.name, q.tag),
-        db.prepare(`SELECT COALESCE(MAX(sequence), 0) AS last, ${D1_NOW} AS now FROM versions`),
+        db.prepare(`SELECT ${LAST_SEQUENCE} AS last, ${D1_NOW} AS now`),
       ]);
       const tokenRow = token!.results[0] as TokenRecord | undefined;
       const keyRow = key!.results[0] as KeyRecord | undefined;
@@ -275,7 +328,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
     },
 
     async lastSequence() {
-      const row = await db.prepare("SELECT COALESCE(MAX(sequence), 0) AS last FROM versions").first<{ last: number }>();
+      const row = await db.prepare(`SELECT ${LAST_SEQUENCE} AS last`).first<{ last: number }>();
       return row!.last;
     },
 
@@ -289,7 +342,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
         db
           .prepare(
             `INSERT INTO versions (${VERSION_COLUMNS}, readme) VALUES (?1, ?2, ?3,
-               CASE WHEN ?4 > (SELECT COALESCE(MAX(sequence), 0) FROM versions) THEN ?4 END,
+               CASE WHEN ?4 > ${LAST_SEQUENCE} THEN ?4 END,
                ?5, ?6,
                CASE WHEN NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?7
                  AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(?14, 'now'), '-${BLOB_CLAIM_SECONDS} seconds')) THEN ?7 END,
@@ -444,16 +497,19 @@ export function d1MetaStore(db: D1Database): MetaStore {
       const out = new Map<string, MetadataSource>();
       if (names.length === 0) return out;
       const wanted = JSON.stringify(names);
-      const [serials, versions, tags] = await db.batch<unknown>([
+      const [serials, versions, tags, revoked] = await db.batch<unknown>([
         db.prepare("SELECT name, serial FROM package_serials WHERE name IN (SELECT value FROM json_each(?1))").bind(wanted),
         db.prepare("SELECT name, version, sequence, sha512, published_at, deprecated FROM versions WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY sequence").bind(wanted),
         db.prepare("SELECT name, tag, version FROM dist_tags WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY tag").bind(wanted),
+        db.prepare(`${REVOKED_KEYS_SQL} AND namespace IN (SELECT DISTINCT namespace FROM versions WHERE name IN (SELECT value FROM json_each(?1))) ORDER BY sequence`).bind(wanted),
       ]);
+      const revokedIn = new Map<string, RevokedKey[]>();
+      for (const r of revoked!.results as RevokedRecord[]) revokedIn.set(r.namespace, [...(revokedIn.get(r.namespace) ?? []), toRevokedKey(r)]);
       const serialOf = new Map((serials!.results as { name: string; serial: number }[]).map((r) => [r.name, r.serial]));
       for (const r of versions!.results as { name: string; version: string; sequence: number; sha512: string; published_at: string; deprecated: string | null }[]) {
         let source = out.get(r.name);
         // A package whose serial row is missing (it cannot be, after migrations/0008) still gets one.
-        if (!source) out.set(r.name, (source = { serial: serialOf.get(r.name) ?? 1, versions: [], tags: {} }));
+        if (!source) out.set(r.name, (source = { serial: serialOf.get(r.name) ?? 1, versions: [], tags: {}, revokedKeys: revokedIn.get(namespaceOf(r.name)) ?? [] }));
         source.versions.push({ version: r.version, sequence: r.sequence, sha512: r.sha512, publishedAt: r.published_at, deprecated: r.deprecated });
       }
       for (const r of tags!.results as { name: string; tag: string; version: string }[]) {
@@ -530,7 +586,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
       // A remembered digest counts only if it was computed with the version's current reviews.
       const known = "d.reviews = COALESCE(c.n, 0)";
       const bundle = lean ? `CASE WHEN ${known} OR v.manifest IS NULL THEN NULL ELSE v.bundle END` : "v.bundle";
-      const [revision, versions, tags, reviews, readme, maintainers, serial] = await db.batch<unknown>([
+      const [revision, versions, tags, reviews, readme, maintainers, serial, revoked] = await db.batch<unknown>([
         db.prepare("SELECT revision FROM package_revisions WHERE name = ?1").bind(name),
         db
           .prepare(
@@ -569,6 +625,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
           )
           .bind(name, lean ? 1 : 0),
         db.prepare("SELECT serial FROM package_serials WHERE name = ?1").bind(name),
+        db.prepare(`${REVOKED_KEYS_SQL} AND ?2 = 0 AND namespace = (SELECT namespace FROM versions WHERE name = ?1 LIMIT 1) ORDER BY sequence`).bind(name, lean ? 1 : 0),
       ]);
       const byVersion = new Map<string, string[]>();
       for (const r of reviews!.results as ReviewRecord[]) byVersion.set(r.version, [...(byVersion.get(r.version) ?? []), r.envelope]);
@@ -585,7 +642,13 @@ export function d1MetaStore(db: D1Database): MetaStore {
           publisherLabel: r.publisher_label,
         })),
         tags: Object.fromEntries((tags!.results as { tag: string; version: string }[]).map((t) => [t.tag, t.version])),
-        ...(lean ? {} : { readme: readmeRow ? { version: readmeRow.version, text: readmeRow.readme } : null, maintainers: maintainers!.results as { keyid: string; label: string }[] }),
+        ...(lean
+          ? {}
+          : {
+              readme: readmeRow ? { version: readmeRow.version, text: readmeRow.readme } : null,
+              maintainers: maintainers!.results as { keyid: string; label: string }[],
+              revokedKeys: (revoked!.results as RevokedRecord[]).map(toRevokedKey),
+            }),
       };
     },
 

@@ -78,11 +78,45 @@ export interface RecentPublication {
   description: string | null;
 }
 
-/** A package's metadata as stored: its serial, every version, its dist-tags. */
+/** A package's metadata as stored: its serial, every version, its dist-tags, its namespace's revoked keys. */
 export interface MetadataSource {
   serial: number;
   versions: { version: string; sequence: number; sha512: string; publishedAt: string; deprecated: string | null }[];
   tags: Record<string, string>;
+  revokedKeys: RevokedKey[];
+}
+
+/** A publisher key revoked in a namespace (a `key_revoked` registry statement, logged at `sequence`). */
+export interface RevokedKey {
+  keyid: string;
+  /** Versions the key published with a sequence number ≥ this are void. */
+  since: number;
+  sequence: number;
+  revokedAt: string;
+}
+
+/**
+ * A registry statement (PROTOCOL §20) committed with the change it records, in one batch, at the
+ * sequence number it was signed with: the number must still be above every committed version and
+ * statement, else nothing is written and the outcome is `sequence_taken` (sign again with the next).
+ */
+export interface StatementRow {
+  sequence: number;
+  kind: "namespace_claimed" | "key_enrolled" | "key_revoked";
+  namespace: string;
+  keyid: string | null;
+  since: number | null;
+  /** The signed statement, DSSE JSON. */
+  envelope: string;
+  createdAt: string;
+}
+
+/** What an admin change reads before it signs its statement: one round trip. */
+export interface StatementContext {
+  lastSequence: number;
+  namespaceExists: boolean;
+  /** The publisher key asked about, if any and enrolled (active or revoked). */
+  key: PublisherKeyRow | null;
 }
 
 export interface PublishContext {
@@ -117,10 +151,13 @@ export interface TagUpdate {
 }
 
 export interface MetaStore {
-  createNamespace(namespace: string, now: string): Promise<"created" | "exists">;
+  statementContext(namespace: string, keyid?: string): Promise<StatementContext>;
+  createNamespace(namespace: string, now: string, statement: StatementRow): Promise<"created" | "exists" | "sequence_taken">;
   listNamespaces(): Promise<NamespaceRow[]>;
-  enrolKey(row: Omit<PublisherKeyRow, "revokedAt">): Promise<"enrolled" | "exists" | "no_namespace">;
-  revokeKey(namespace: string, keyid: string, now: string): Promise<"revoked" | "not_found">;
+  enrolKey(row: Omit<PublisherKeyRow, "revokedAt">, statement: StatementRow): Promise<"enrolled" | "exists" | "no_namespace" | "sequence_taken">;
+  revokeKey(namespace: string, keyid: string, now: string, statement: StatementRow): Promise<"revoked" | "not_found" | "sequence_taken">;
+  /** A namespace's registry statements after sequence `after`, in log order, at most `limit` (null: no such namespace). */
+  listStatements(namespace: string, after: number, limit: number): Promise<{ sequence: number; envelope: string }[] | null>;
   listKeys(namespace: string): Promise<PublisherKeyRow[] | null>;
 
   createToken(row: TokenRow & { hash: string }): Promise<void>;
@@ -232,6 +269,8 @@ export interface PackumentSource {
   readme?: { version: string; text: string } | null;
   /** Full documents only: the namespace's active publisher keys, oldest first (`maintainers`). */
   maintainers?: { keyid: string; label: string }[];
+  /** Full documents only (their signed metadata lists them): the namespace's revoked publisher keys. */
+  revokedKeys?: RevokedKey[];
 }
 
 export interface BundleDigest {
