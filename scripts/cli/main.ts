@@ -11,6 +11,7 @@ import "./native-ed25519.js";
 import { GLOBAL_OPTIONS, parse, type Command } from "./command.js";
 import { add } from "./commands/add.js";
 import { admin } from "./commands/admin.js";
+import { approve } from "./commands/approve.js";
 import { fetchArtifact, verifyArtifact } from "./commands/fetch.js";
 import { identity } from "./commands/identity.js";
 import { init } from "./commands/init.js";
@@ -26,7 +27,7 @@ import { DEFAULT_TIMEOUT_SECONDS, parseTimeoutSeconds, setTimeoutSeconds } from 
 import { didYouMean } from "./suggest.js";
 import { VERSION } from "./version.js";
 
-const COMMANDS: Command[] = [keygen, publish, init, pin, verify, add, fetchArtifact, verifyArtifact, monitor, inspect, review, identity, admin, registryKeygen];
+const COMMANDS: Command[] = [keygen, publish, approve, init, pin, verify, add, fetchArtifact, verifyArtifact, monitor, inspect, review, identity, admin, registryKeygen];
 
 const GLOBAL_HELP = [
   "options of every command:",

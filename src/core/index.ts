@@ -4,6 +4,7 @@
  * shared by the Worker and the client. Runtime-agnostic: Web standards only.
  */
 
+export * from "./approval.js";
 export * from "./attributes.js";
 export * from "./bytes.js";
 export * from "./digest.js";

@@ -8,7 +8,8 @@
  *       { "rule": "allowed-models", "models": ["anthropic/claude-*", "openai/gpt-5*"] },
  *       { "rule": "require-ai-disclosure" },
  *       { "rule": "require-file-digests" },
- *       { "rule": "publisher-continuity", "approved": [{ "name": "@acme/utils", "keyid": "SHA256:…" }] }
+ *       { "rule": "publisher-continuity", "approved": [{ "name": "@acme/utils", "keyid": "SHA256:…" }] },
+ *       { "rule": "require-approval", "namespaces": ["@acme"], "approvers": ["SHA256:…"] }
  *     ] }
  *
  * A rule applies to the namespaces it lists (exact, `@*` for any scope, `*` for any unscoped
@@ -51,13 +52,19 @@ const RuleSchema = z.discriminatedUnion("rule", [
     namespaces: Namespaces,
     approved: z.optional(z.array(z.strictObject({ name: z.string(), keyid: Fingerprint }))),
   }),
+  z.strictObject({
+    rule: z.literal("require-approval"),
+    namespaces: Namespaces,
+    /** Keys whose approval counts; omitted: any second key the registry enrolled (approval.ts). */
+    approvers: z.optional(z.array(Fingerprint).check(z.minLength(1))),
+  }),
 ]);
 
 const PolicySchema = z.strictObject({ rules: z.array(RuleSchema) });
 
 export type PolicyRule = z.infer<typeof RuleSchema>;
 export type Policy = z.infer<typeof PolicySchema>;
-export const RULE_NAMES = ["require-review", "allowed-models", "require-ai-disclosure", "require-file-digests", "publisher-continuity"] as const;
+export const RULE_NAMES = ["require-review", "allowed-models", "require-ai-disclosure", "require-file-digests", "publisher-continuity", "require-approval"] as const;
 
 export function parsePolicy(value: unknown): Result<Policy> {
   if (value === undefined) return ok({ rules: [] });
@@ -142,6 +149,14 @@ async function check(rule: PolicyRule, subject: PolicySubject): Promise<string |
       const approvals = [...(rule.approved ?? []), ...(subject.approvals ?? [])];
       if (approvals.some((a) => a.name === verified.name && a.keyid === current)) return undefined;
       return `publisher key changed from ${previous} to ${current}; approve it explicitly`;
+    }
+    case "require-approval": {
+      // Only an approval the countersignature binds counts (verify.ts): the registry checked that
+      // its key is enrolled and is not the publisher's, and the verifier checked it again.
+      const approval = verified.approval;
+      if (!approval) return `published by ${verified.publisher.keyid} without a second key's approval (stage it and approve it: countersign publish --stage, countersign approve)`;
+      if (rule.approvers && !rule.approvers.includes(approval.keyid)) return `approved by ${approval.keyid}, who is not a listed approver`;
+      return undefined;
     }
   }
 }

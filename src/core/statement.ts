@@ -50,6 +50,8 @@ const CountersignPredicate = z.strictObject({
   namespace: z.string(),
   artifact: z.strictObject({ size: Size }),
   publisher: z.strictObject({ keyid: Fingerprint, statementSha256: hex(32), sig: z.string() }),
+  /** Staged publishing (approval.ts): the second key's approval, bound as the publisher statement is. Absent: not staged. */
+  approval: z.optional(z.strictObject({ keyid: Fingerprint, statementSha256: hex(32), sig: z.string() })),
   registry: z.strictObject({ keyid: Fingerprint, publicKey: z.string(), origin: z.string() }),
   publishedAt: Timestamp,
   sequence: z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER)),
@@ -110,10 +112,19 @@ export function encodeStatement(statement: PublishStatement | CountersignStateme
   return utf8(JSON.stringify(statement));
 }
 
+/** How a countersignature binds a signed statement: its signer, the SHA-256 of its payload, its signature. */
+export interface StatementBinding {
+  keyid: string;
+  statementSha256: string;
+  sig: string;
+}
+
 /** The registry's statement over an accepted publish statement (docs/PROTOCOL.md §6). */
 export function buildCountersignStatement(input: {
   publish: PublishStatement;
-  publisher: { keyid: string; statementSha256: string; sig: string };
+  publisher: StatementBinding;
+  /** The approval of a staged publish (approval.ts); omitted for a direct publish. */
+  approval?: StatementBinding | undefined;
   registry: { keyid: string; publicKey: string; origin: string };
   publishedAt: Date;
   sequence: number;
@@ -129,6 +140,7 @@ export function buildCountersignStatement(input: {
       namespace,
       artifact: { size: artifact.size },
       publisher: input.publisher,
+      ...(input.approval ? { approval: input.approval } : {}),
       registry: input.registry,
       publishedAt: input.publishedAt.toISOString(),
       sequence: input.sequence,
@@ -142,22 +154,29 @@ export async function signCountersignStatement(statement: CountersignStatement, 
 
 /**
  * The registry's second signature over an accepted publish statement. The caller has already
- * verified `publisher` (and the enrolment of its key); this only builds and signs.
+ * verified `publisher` (and the enrolment of its key), and `approval` if the publish was staged;
+ * this only builds and signs.
  */
 export async function countersign(
   publisher: Pick<OpenedEnvelope, "keyid" | "payload" | "signature">,
   statement: PublishStatement,
   registry: Signer,
-  at: { origin: string; publishedAt: Date; sequence: number },
+  at: { origin: string; publishedAt: Date; sequence: number; approval?: Pick<OpenedEnvelope, "keyid" | "payload" | "signature"> | undefined },
 ): Promise<Envelope> {
   const built = buildCountersignStatement({
     publish: statement,
-    publisher: { keyid: publisher.keyid, statementSha256: await statementSha256(publisher.payload), sig: encodeSignature(publisher.signature) },
+    publisher: await bindingOf(publisher),
+    approval: at.approval && (await bindingOf(at.approval)),
     registry: { keyid: registry.keyid, publicKey: toBase64(registry.publicKey), origin: at.origin },
     publishedAt: at.publishedAt,
     sequence: at.sequence,
   });
   return signCountersignStatement(built, registry);
+}
+
+/** How a countersignature names a verified envelope (§6). */
+export async function bindingOf(envelope: Pick<OpenedEnvelope, "keyid" | "payload" | "signature">): Promise<StatementBinding> {
+  return { keyid: envelope.keyid, statementSha256: await statementSha256(envelope.payload), sig: encodeSignature(envelope.signature) };
 }
 
 /** The hex SHA-256 of a statement's payload bytes, by which a countersignature binds it (§6). */
@@ -266,6 +285,7 @@ export function isPublishStatement(value: unknown): value is PublishStatement {
 
 export function isCountersignStatement(value: unknown): value is CountersignStatement {
   if (!isFrame(value, COUNTERSIGN_PREDICATE)) return false;
+  // A bound approval (staged publishing, the rare case) has no fast path: zod judges it.
   const p = value.predicate;
   return (
     isExactObject(p, ["name", "version", "namespace", "artifact", "publisher", "registry", "publishedAt", "sequence"]) &&

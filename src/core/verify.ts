@@ -17,20 +17,25 @@
  * | 6    | publisher | the publisher envelope is signed by the key the registry enrolled         |
  * | 7    | publisher | the publish statement is well formed and its signature verifies           |
  * | 8    | registry  | the countersignature covers exactly this publish statement and signature  |
- * | 9    | integrity | the artifact's digests (and size, if known) equal the signed subject      |
+ * | 9    | publisher | an approval the countersignature binds is in the bundle, is exactly the   |
+ * |      |           | bound one, covers this publish statement, and is by another key (§12.1)   |
+ * | 10   | integrity | the artifact's digests (and size, if known) equal the signed subject      |
  *
  * The order makes each attack fail at its own layer: an unpinned registry is refused before any
  * signature is examined; a swapped publisher statement fails as "publisher"; a countersignature
  * moved to another name or statement fails as "registry"; changed bytes fail as "integrity".
+ * An approval in the bundle that the countersignature does not bind is ignored (anyone can add
+ * one): `Verified.approval` is null, and a `require-approval` policy rejects the version.
  */
 
+import { checkApproval } from "./approval.js";
 import { isPlainObject, type Envelope, type OpenedEnvelope } from "./dsse.js";
 import { checkPackageName, checkVersion } from "./names.js";
 import { fail, ok, type MaybePromise, type Result } from "./result.js";
 import { openStatement } from "./signed.js";
 import type { Attributes } from "./attributes.js";
 import type { MetadataFailureCode } from "./package-metadata.js";
-import { COUNTERSIGN_STATEMENT, describePublisherProblem, PUBLISH_STATEMENT, statementSha256 } from "./statement.js";
+import { COUNTERSIGN_STATEMENT, describePublisherProblem, PUBLISH_STATEMENT, statementSha256, type StatementBinding } from "./statement.js";
 
 export const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
 
@@ -39,6 +44,8 @@ export interface Bundle {
   mediaType: typeof BUNDLE_MEDIA_TYPE;
   publisher: Envelope;
   countersignature: Envelope;
+  /** A staged publish's approval (approval.ts), which the countersignature binds. */
+  approval?: Envelope;
 }
 
 /**
@@ -63,6 +70,14 @@ export type FailureCode =
   | "malformed_publisher_statement"
   | "publisher_key_mismatch"
   | "bad_publisher_signature"
+  /** The countersignature binds an approval (staged publishing) that the bundle does not carry. */
+  | "approval_missing"
+  /** The bundle's approval is not the bound one, does not open, or does not verify. */
+  | "bad_approval"
+  /** The approval is for another version, other bytes or another publish statement. */
+  | "approval_mismatch"
+  /** The approval is signed by the publisher's own key. */
+  | "same_key"
   | "digest_mismatch"
   | "size_mismatch"
   | "policy_rejected"
@@ -103,6 +118,8 @@ export interface Verified {
   sequence: number;
   publishedAt: string;
   attributes: Attributes;
+  /** The second key's approval the countersignature binds (staged publishing); null for a direct publish. */
+  approval: { keyid: string; approvedAt: string } | null;
 }
 
 export interface VerifyInput {
@@ -184,7 +201,7 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
   const ps = pub.value.statement;
 
   // 8. registry: the countersignature binds exactly this publisher statement and signature.
-  const covering = coversPublisher(p.publisher, pub.value.envelope);
+  const covering = coversStatement(p.publisher, pub.value.envelope);
   const covered = covering instanceof Promise ? await covering : covering;
   if (!covered) return failure("registry", "countersignature_mismatch", "countersignature covers a different publisher statement or signature");
   const pp = ps.predicate;
@@ -192,7 +209,26 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
     return failure("registry", "countersignature_mismatch", "countersignature and publisher statement disagree about the artifact");
   }
 
-  // 9. integrity: the bytes are the ones both parties signed.
+  // 9. publisher: the bound approval, if the publish was staged.
+  let approval: Verified["approval"] = null;
+  if (p.approval) {
+    const bound = p.approval;
+    if (bundle.approval === undefined) {
+      return failure("publisher", "approval_missing", `the countersignature binds an approval by ${bound.keyid}, but the bundle carries none`, { expected: bound.keyid, actual: "none" });
+    }
+    const checked = await checkApproval(bundle.approval, { statement: ps, publisherKeyid: pub.value.keyid, statementSha256: p.publisher.statementSha256 }, { signedBy: bound.keyid });
+    if (!checked.ok) {
+      const { code, message, expected, actual } = checked.error;
+      return failure("publisher", code, message, { ...(expected !== undefined ? { expected } : {}), ...(actual !== undefined ? { actual } : {}) });
+    }
+    const exact = coversStatement(bound, checked.value.opened.envelope);
+    if (!(exact instanceof Promise ? await exact : exact)) {
+      return failure("publisher", "bad_approval", "the bundle's approval is not the one the countersignature binds", { expected: `${bound.keyid} ${bound.statementSha256}`, actual: checked.value.keyid });
+    }
+    approval = { keyid: checked.value.keyid, approvedAt: checked.value.approvedAt };
+  }
+
+  // 10. integrity: the bytes are the ones both parties signed.
   const digest = cs.subject[0].digest;
   if (input.artifact.sha512 !== digest.sha512) {
     return failure("integrity", "digest_mismatch", `sha512 of ${name}@${version} differs from the signed digest`, { expected: `sha512:${digest.sha512}`, actual: `sha512:${input.artifact.sha512}` });
@@ -215,10 +251,12 @@ export async function verifyBundle(input: VerifyInput): Promise<Result<Verified,
     sequence: p.sequence,
     publishedAt: p.publishedAt,
     attributes: pp.attributes,
+    approval,
   });
 }
 
-function coversPublisher(bound: { keyid: string; statementSha256: string; sig: string }, envelope: OpenedEnvelope): MaybePromise<boolean> {
+/** Whether a countersignature's binding (§6) names exactly this envelope: signer, payload digest, signature. */
+function coversStatement(bound: StatementBinding, envelope: OpenedEnvelope): MaybePromise<boolean> {
   // The envelope's sig text is canonical base64 (dsse.ts), so comparing texts compares signatures.
   if (bound.keyid !== envelope.keyid || bound.sig !== envelope.envelope.signatures[0]?.sig) return false;
   const digest = statementSha256(envelope.payload);

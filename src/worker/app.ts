@@ -15,6 +15,7 @@ import { npmTokenRoutes } from "./npm/tokens.js";
 import { refuseUnsupported } from "./npm/unsupported.js";
 import { npmRoutes } from "./routes/npm.js";
 import { API_PREFIX, packageRoutes } from "./routes/packages.js";
+import { stagingRoutes } from "./routes/staging.js";
 import { webRoutes } from "../web/routes.js";
 
 export function createApp(factories: StoreFactories = {}) {
@@ -32,6 +33,7 @@ export function createApp(factories: StoreFactories = {}) {
   app.route("/", identityRoutes);
   app.route("/", logRoutes);
   app.route("/-/countersign/v1/admin", adminRoutes);
+  app.route(API_PREFIX, stagingRoutes); // staged publishing and its admin setting (routes/staging.ts)
   app.route(API_PREFIX, packageRoutes);
   app.route("/", npmTokenRoutes);
   app.route("/", npmRoutes); // last: its /<name> routes take any single segment

@@ -12,9 +12,12 @@ import { durableLog, type LogHandle } from "./log/handle.js";
 import { r2BlobStore, type BlobStore } from "./storage/blobs.js";
 import { d1MetaStore } from "./storage/d1.js";
 import type { MetaStore } from "./storage/meta.js";
+import { d1StagingStore, type StagingStore } from "./storage/staging.js";
 
 export interface Deps {
   meta: MetaStore;
+  /** Staged publishing: namespaces that require approval, versions awaiting one (migrations/0010). */
+  staging: StagingStore;
   blobs: BlobStore;
   config: Config;
   now: () => Date;
@@ -31,6 +34,7 @@ export type AppContext = Context<AppEnv>;
 /** Overrides for tests: wrap or replace the stores built from the bindings. */
 export interface StoreFactories {
   meta?: (env: Env) => MetaStore;
+  staging?: (env: Env) => StagingStore;
   blobs?: (env: Env) => BlobStore;
   now?: () => Date;
   log?: (env: Env) => LogHandle;
@@ -39,6 +43,7 @@ export interface StoreFactories {
 export function buildDeps(env: Env, factories: StoreFactories): Deps {
   return {
     meta: factories.meta?.(env) ?? d1MetaStore(env.DB),
+    staging: factories.staging?.(env) ?? d1StagingStore(env.DB),
     blobs: factories.blobs?.(env) ?? r2BlobStore(env.ARTIFACTS),
     config: readConfig(env),
     now: factories.now ?? (() => new Date()),

@@ -5,8 +5,9 @@
  *     check name, version, tag, size limit            (no I/O)
  *     open the publisher envelope (core openStatement; a bad signature is reported below)
  *     ONE D1 batch: token, namespace, enrolled key, version exists?, current tag
- *       (and the highest sequence number committed so far, and D1's clock)
- *     check token scope, enrolment, 409, publisher signature
+ *       (and the highest sequence number committed so far, and D1's clock); side by side, one
+ *       query of staging (storage/staging.ts): does the namespace require approval, is it staged?
+ *     check token scope, enrolment, 409, publisher signature, approval required
  *     ONE pump reads the artifact once and feeds R2 (under the signed sha512: R2 rejects other
  *       bytes), the native sha1/sha256/sha512 hashers and the package inspector (fanout.ts)
  *     countersign with the next sequence number (and, for an npm tarball with NPM_SIGNING_KEY
@@ -15,6 +16,13 @@
  *       still the next one; otherwise read the highest, countersign again and retry
  *     ask the log's sequencer (log/durable.ts) to publish a checkpoint covering the sequence
  *       number, which is the version's log index; its tlog-proof goes into the answer
+ *
+ * Two halves: `acceptUpload` (everything up to the stored, checked bytes) and
+ * `countersignAndCommit` (from the npm signature on). A direct publish runs both; a staged one
+ * (`stageVersion`, docs/PROTOCOL.md §12.1) runs the first and records a staged row instead of
+ * countersigning; an approval (approve.ts) later runs the second, with the approval bound into
+ * the countersignature. Where the namespace requires approval, a direct publish is refused
+ * (`approval_required`) once every other check has passed, before any artifact byte is read.
  *
  * A failure before the commit leaves no visible version and takes no sequence number: at most an
  * unreferenced, content-addressed blob that a retry reuses and the blob collector (gc.ts) later
@@ -40,6 +48,8 @@ import {
   PUBLISH_STATEMENT,
   readPackage,
   sriFromHex,
+  statementSha256,
+  type ApprovalStatement,
   type Bundle,
   type FileEntry,
   type NpmSigner,
@@ -55,11 +65,13 @@ import { ApiError, badRequest } from "./errors.js";
 import { fanOut } from "./fanout.js";
 import { digestStream, sha256Stream, type StreamDigests } from "./hashing.js";
 import type { BlobStore } from "./storage/blobs.js";
-import type { MetaStore, TagUpdate, VersionRow } from "./storage/meta.js";
+import type { MetaStore, PublishContext, TagUpdate, VersionRow } from "./storage/meta.js";
+import type { StagedRow, StagingStore } from "./storage/staging.js";
 import { openUpload, UPLOAD_OVERHEAD_BYTES, type Upload } from "./upload.js";
 
 export interface PublishDeps {
   meta: MetaStore;
+  staging: StagingStore;
   blobs: BlobStore;
   signer: Signer;
   config: Config;
@@ -111,10 +123,50 @@ export interface Published {
 }
 
 export async function publishVersion(deps: PublishDeps, req: PublishRequest): Promise<Published> {
-  const checked = checkRequest(deps.config, req);
+  return withUpload(deps.config, req, async (checked, upload) => {
+    // Before any byte is accepted: a misconfigured NPM_SIGNING_KEY refuses the publish (500) here.
+    const npmSigner = (await deps.npmSigner?.()) ?? null;
+    const accepted = await acceptUpload(deps, req, checked, upload, "publish");
+    return countersignAndCommit(deps, { ...accepted, approval: null, origin: req.origin }, npmSigner);
+  });
+}
+
+/**
+ * `publish --stage`: every check of a publish, the bytes stored, then a staged row instead of a
+ * countersignature. No sequence number, no log entry, no read route shows it (§12.1).
+ */
+export async function stageVersion(deps: PublishDeps, req: PublishRequest): Promise<StagedRow> {
+  return withUpload(deps.config, req, async (checked, upload) => {
+    const accepted = await acceptUpload(deps, req, checked, upload, "stage");
+    const row: StagedRow = {
+      name: req.name,
+      version: req.version,
+      namespace: accepted.namespace,
+      tag: req.tag,
+      publisherKeyid: accepted.publisher.keyid,
+      statementSha256: await statementSha256(accepted.publisher.envelope.payload),
+      envelope: JSON.stringify(accepted.publisher.envelope.envelope),
+      ...accepted.artifact,
+      manifest: accepted.contents.manifest,
+      readme: accepted.contents.readme,
+      stagedAt: deps.now().toISOString(),
+    };
+    const outcome = await deps.staging.stage(row, accepted.context.readAt);
+    if (outcome === "exists") throw versionStaged(req.name, req.version);
+    if (outcome === "published") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
+    if (outcome === "blob_collected") throw storageUnavailable("these bytes were being garbage-collected while they were uploaded", "retry the same upload in 5 minutes");
+    return row;
+  });
+}
+
+export const versionStaged = (name: string, version: string) =>
+  new ApiError(409, "version_staged", `${name}@${version} is already staged and awaits approval (countersign approve ${name}@${version}); stage a new version instead`);
+
+async function withUpload<T>(config: Config, req: PublishRequest, run: (checked: CheckedRequest, upload: Upload) => Promise<T>): Promise<T> {
+  const checked = checkRequest(config, req);
   const upload = openUpload(checked.body);
   try {
-    return await publishUpload(deps, req, checked, upload);
+    return await run(checked, upload);
   } catch (err) {
     // Refused before the body was read to its end: release it rather than leave it half-read.
     await upload.cancel();
@@ -143,11 +195,35 @@ function checkRequest(config: Config, req: PublishRequest): CheckedRequest {
   return { namespace: name.namespace, token: req.token, body: req.body };
 }
 
-async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload): Promise<Published> {
-  const { meta, blobs, signer, config } = deps;
+/** The stored artifact's facts, as a version row records them. */
+export interface ArtifactFacts {
+  size: number;
+  sha256: string;
+  sha512: string;
+  sha1: string;
+}
+
+/** What an npm tarball contributes to its version row (JSON manifest), nulls for other artifacts. */
+export interface StoredContents {
+  manifest: string | null;
+  readme: string | null;
+}
+
+/** An upload that passed every check, its bytes in R2: ready to countersign, or to stage. */
+interface AcceptedUpload {
+  name: string;
+  version: string;
+  namespace: string;
+  tag: string;
+  publisher: OpenedStatement<PublishStatement>;
+  artifact: ArtifactFacts;
+  contents: StoredContents;
+  context: Pick<PublishContext, "taggedVersion" | "lastSequence" | "readAt">;
+}
+
+async function acceptUpload(deps: PublishDeps, req: PublishRequest, checked: CheckedRequest, upload: Upload, mode: "publish" | "stage"): Promise<AcceptedUpload> {
+  const { meta, blobs, config } = deps;
   const { namespace } = checked;
-  // Before any byte is accepted: a misconfigured NPM_SIGNING_KEY refuses the publish (500) here.
-  const npmSigner = (await deps.npmSigner?.()) ?? null;
 
   // The publisher's statement, before any artifact byte is accepted.
   const envelopeBytes = await upload.statement();
@@ -171,15 +247,18 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   }
   if (predicate.artifact.size > config.maxArtifactBytes) throw tooLarge(config.maxArtifactBytes);
 
-  // One round trip for everything the decision needs.
-  const ctx = await meta.publishContext({
-    name: req.name,
-    version: req.version,
-    namespace,
-    keyid,
-    tokenHash: await hashToken(checked.token),
-    tag: req.tag,
-  });
+  // One round trip for everything the decision needs (two queries, side by side).
+  const [ctx, staging] = await Promise.all([
+    meta.publishContext({
+      name: req.name,
+      version: req.version,
+      namespace,
+      keyid,
+      tokenHash: await hashToken(checked.token),
+      tag: req.tag,
+    }),
+    deps.staging.context({ namespace, name: req.name, version: req.version }),
+  ]);
   if (!ctx.token || ctx.token.revokedAt) throw new ApiError(401, "unauthorized", "token is not valid or has been revoked");
   checkPublishScope(ctx.token, namespace);
   if (!ctx.namespaceExists) throw new ApiError(404, "unknown_namespace", `this registry is not authoritative for ${namespace}`);
@@ -188,7 +267,10 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   }
   if (ctx.key.revokedAt) throw publisherError(403, "publisher_key_revoked", `publisher key ${keyid} was revoked in ${namespace} at ${ctx.key.revokedAt}`, { namespace, actual: keyid });
   if (ctx.versionExists) throw new ApiError(409, "version_exists", `${req.name}@${req.version} already exists; versions are immutable, publish a new version`);
+  // A staged version is settled by its approval, not replaced by another upload.
+  if (staging.staged) throw versionStaged(req.name, req.version);
   if (!opened.ok) throw publisherError(403, "bad_publisher_signature", `publisher signature by ${keyid} does not verify`, { namespace, actual: keyid });
+  if (mode === "publish" && staging.approvalRequired) throw approvalRequired(namespace);
   const publisher = opened.value;
 
   // The bytes: streamed to R2 under the signed digest while hashed natively.
@@ -232,41 +314,83 @@ async function publishUpload(deps: PublishDeps, req: PublishRequest, checked: Ch
   await upload.end();
   const contents = npmContents(inspected, req);
   checkSignedFiles(predicate.attributes.files, contents?.files);
+  return {
+    name: req.name,
+    version: req.version,
+    namespace,
+    tag: req.tag,
+    publisher,
+    artifact: { size: artifact.size, sha256: digests.sha256, sha512: digests.sha512, sha1: digests.sha1 },
+    contents: { manifest: contents && JSON.stringify(contents.manifest), readme: contents?.readme ?? null },
+    context: ctx,
+  };
+}
+
+export function approvalRequired(namespace: string): ApiError {
+  return publisherError(
+    403,
+    "approval_required",
+    `${namespace} requires a second key's approval for every version: stage it (countersign publish <dir> --stage) and have another key enrolled in ${namespace} approve it (countersign approve <name>@<version> --key <second key>)`,
+    { namespace },
+  );
+}
+
+/** An accepted publish statement (and its approval, if it was staged), the bytes stored: what the registry countersigns. */
+export interface Countersignable {
+  name: string;
+  version: string;
+  namespace: string;
+  tag: string;
+  publisher: OpenedStatement<PublishStatement>;
+  /** The second key's approval, checked by the caller (approve.ts), or null for a direct publish. */
+  approval: OpenedStatement<ApprovalStatement> | null;
+  artifact: ArtifactFacts;
+  contents: StoredContents;
+  context: Pick<PublishContext, "taggedVersion" | "lastSequence" | "readAt">;
+  /** This registry's origin, bound into the countersignature. */
+  origin: string;
+}
+
+/**
+ * The commit half, shared by a direct publish and an approval: the npm signature, the
+ * countersignature with the next sequence number (binding the approval, if any), the commit that
+ * takes the number only if it is still the next one, and the log.
+ */
+export async function countersignAndCommit(deps: PublishDeps, c: Countersignable, npmSigner: NpmSigner | null): Promise<Published> {
+  const { meta, signer } = deps;
+  const { publisher, approval, artifact } = c;
   // npm's registry signature over `<name>@<version>:<integrity>` (docs/PROTOCOL.md §11), made
   // before the commit so that it is written with the row, in the same statement.
-  const npmSignature = contents && npmSigner ? JSON.stringify(await npmSigner.sign(req.name, req.version, sriFromHex("sha512", digests.sha512))) : null;
+  const npmSignature = c.contents.manifest !== null && npmSigner ? JSON.stringify(await npmSigner.sign(c.name, c.version, sriFromHex("sha512", artifact.sha512))) : null;
 
   // Countersign with the next sequence number and commit; the commit takes the number only if it
   // is still the next one (storage/d1.ts), else sign again with the new next one.
-  const tag = tagUpdate(req.tag, req.version, ctx.taggedVersion);
-  let sequence = ctx.lastSequence + 1;
+  const tag = tagUpdate(c.tag, c.version, c.context.taggedVersion);
+  let sequence = c.context.lastSequence + 1;
   for (let attempt = 1; ; attempt++) {
     const now = deps.now();
-    const countersignature = await countersign(publisher.envelope, statement, signer, { origin: req.origin, publishedAt: now, sequence });
-    const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publisher.envelope.envelope, countersignature };
+    const countersignature = await countersign(publisher.envelope, publisher.statement, signer, { origin: c.origin, publishedAt: now, sequence, approval: approval?.envelope });
+    const bundle: Bundle = { mediaType: BUNDLE_MEDIA_TYPE, publisher: publisher.envelope.envelope, countersignature, ...(approval ? { approval: approval.envelope.envelope } : {}) };
     const row: VersionRow = {
-      name: req.name,
-      version: req.version,
-      namespace,
+      name: c.name,
+      version: c.version,
+      namespace: c.namespace,
       sequence,
-      size: artifact.size,
-      sha256: digests.sha256,
-      sha512: digests.sha512,
-      sha1: digests.sha1,
-      publisherKeyid: keyid,
+      ...artifact,
+      publisherKeyid: publisher.keyid,
       bundle: JSON.stringify(bundle),
-      manifest: contents && JSON.stringify(contents.manifest),
+      manifest: c.contents.manifest,
       publishedAt: now.toISOString(),
       deprecated: null,
       npmSignature,
-      readme: contents?.readme ?? null,
+      readme: c.contents.readme,
     };
-    const outcome = await meta.commitVersion(row, tag, ctx.readAt);
+    const outcome = await meta.commitVersion(row, tag, c.context.readAt);
     if (outcome === "committed") {
       const logged = await logVersion(deps.log, sequence);
       return { bundle: logged ? { ...bundle, tlogProof: logged.tlogProof } : bundle, row, logged };
     }
-    if (outcome === "exists") throw new ApiError(409, "version_exists", `${req.name}@${req.version} was published concurrently; versions are immutable`);
+    if (outcome === "exists") throw new ApiError(409, "version_exists", `${c.name}@${c.version} was published concurrently; versions are immutable`);
     if (outcome === "blob_collected") throw storageUnavailable("these bytes were being garbage-collected while they were uploaded", "retry the same upload in 5 minutes");
     if (attempt === MAX_COMMIT_ATTEMPTS) throw storageUnavailable("too many publishes at once");
     sequence = (await meta.lastSequence()) + 1;

@@ -31,6 +31,7 @@ const verified = (overrides: Partial<Verified> = {}): Verified => ({
   sequence: 1,
   publishedAt: "2026-11-24T00:00:00.000Z",
   attributes: { ai: { contribution: "generated", tools: [], models: [{ name: "claude-opus-4", version: "1", provider: "anthropic" }] } },
+  approval: null,
   ...overrides,
 });
 

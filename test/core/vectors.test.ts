@@ -31,6 +31,9 @@ describe("protocol test vectors", () => {
     expect(nodeVerifies(committed.bundle.countersignature, committed.keys.registry.publicKey)).toBe(true);
     expect(nodeVerifies(committed.identity, committed.keys.registry.publicKey)).toBe(true);
     expect(nodeVerifies(committed.metadata, committed.keys.registry.publicKey)).toBe(true);
+    expect(nodeVerifies(committed.registryStatements.enrolment.envelope, committed.keys.registry.publicKey)).toBe(true);
+    expect(nodeVerifies(committed.registryStatements.revocation.envelope, committed.keys.registry.publicKey)).toBe(true);
+    expect(nodeVerifies(committed.approval.envelope, committed.approval.approver.publicKey)).toBe(true);
   });
 
   it("the bundle verifies against the registry fingerprint, and the identity document against its pin", async () => {
@@ -76,6 +79,12 @@ describe("protocol test vectors", () => {
       committed.log.tlogProof,
       committed.metadataStatement,
       committed.metadata.signatures[0]!.sig,
+      committed.registryStatements.enrolment.statement,
+      committed.registryStatements.enrolment.envelope.signatures[0]!.sig,
+      committed.registryStatements.revocation.statement,
+      committed.registryStatements.revocation.envelope.signatures[0]!.sig,
+      committed.approval.statement,
+      committed.approval.envelope.signatures[0]!.sig,
     ];
     for (const value of expected) expect(protocol, value.slice(0, 60)).toContain(value);
   });

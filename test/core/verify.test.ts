@@ -60,6 +60,7 @@ describe("verifyBundle", () => {
         sequence: 7,
         publishedAt: "2026-11-24T12:00:00.000Z",
         attributes: {},
+        approval: null,
       },
     });
   });

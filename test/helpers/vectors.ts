@@ -30,8 +30,13 @@ import {
   pae,
   parsePublishStatement,
   signIdentity,
+  approvalTarget,
+  openStatement,
+  PUBLISH_STATEMENT,
+  signApproval,
   signPackageMetadata,
   signPublishStatement,
+  signRegistryStatement,
   sha256,
   sriFromHex,
   sshPublicKeyBlob,
@@ -45,6 +50,8 @@ import {
 // RFC 8032 §7.1 TEST 2 and TEST 1 keys: public, well-known, never to be used for anything real.
 export const PUBLISHER_SEED = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
 export const REGISTRY_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+// RFC 8032 §7.1 TEST 3: the second key that approves a staged publish (PROTOCOL §12.1).
+export const APPROVER_SEED = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
 
 export async function computeVectors() {
   const publisherPair = await keyPairFromSeed(fromHex(PUBLISHER_SEED)!);
@@ -96,6 +103,21 @@ export async function computeVectors() {
     registry,
   );
 
+  // The publisher key's enrolment in @acme, a registry statement at log index 2 (PROTOCOL §20),
+  // and its revocation, voiding the key's versions from sequence 1 on.
+  const enrolment = await signRegistryStatement(
+    { kind: "key_enrolled", namespace: "@acme", key: { keyid: publisherPair.keyid, publicKey: toBase64(publisherPair.publicKey), label: "alice" } },
+    { origin: "https://registry.example", sequence: 2, at: "2026-11-24T11:00:00.000Z" },
+    registry,
+  );
+  const revocation = await signRegistryStatement({ kind: "key_revoked", namespace: "@acme", keyid: publisherPair.keyid, since: 1 }, { origin: "https://registry.example", sequence: 3, at: "2026-11-25T09:00:00.000Z" }, registry);
+
+  // A second key's approval of the publish statement (PROTOCOL §12.1).
+  const approverPair = await keyPairFromSeed(fromHex(APPROVER_SEED)!);
+  const publishOpened = await openStatement(publishEnvelope, PUBLISH_STATEMENT);
+  if (!publishOpened.ok) throw new Error("vector publish envelope");
+  const approval = await signApproval(await approvalTarget(publishOpened.value), await createSigner(approverPair), new Date("2026-11-24T12:30:00.000Z"));
+
   const decode = (b64: string) => new TextDecoder().decode(fromBase64(b64));
   return {
     keys: {
@@ -122,6 +144,8 @@ export async function computeVectors() {
     },
     metadataStatement: decode(metadata.payload),
     metadata,
+    registryStatements: { enrolment: { statement: decode(enrolment.payload), envelope: enrolment }, revocation: { statement: decode(revocation.payload), envelope: revocation } },
+    approval: { approver: { seed: APPROVER_SEED, publicKey: toBase64(approverPair.publicKey), fingerprint: approverPair.keyid }, statement: decode(approval.payload), envelope: approval },
     check: { registryKeyidIsFingerprint: (await fingerprint(registryPair.publicKey)) === registryPair.keyid },
   };
 }

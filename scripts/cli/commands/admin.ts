@@ -20,6 +20,7 @@ const USAGE = `countersign admin <command> --registry URL   (admin token: $COUNT
   key revoke <namespace> <keyid> [--since SEQUENCE|all]
                                          revoke a publisher key (a logged statement); --since also voids the
                                          versions it published from that sequence number on (a stolen key)
+  approval <namespace> on|off            require a second key's approval of every version (publish --stage, approve)
   token create --scope publish --namespace <ns> [--namespace <ns>...] [--label TEXT]
   token create --scope read [--label TEXT]
   token list
@@ -41,7 +42,7 @@ function api(values: Values): Api {
   };
 }
 
-const SUBCOMMANDS = ["namespace add", "namespace list", "key add", "key list", "key revoke", "token create", "token list", "token revoke"];
+const SUBCOMMANDS = ["namespace add", "namespace list", "key add", "key list", "key revoke", "approval", "token create", "token list", "token revoke"];
 const usage = (message: string) => usageError(`admin: ${message}`, { command: "admin", usage: USAGE });
 
 /** A namespace argument, checked here so that a mistyped one is a usage error, not a registry refusal. */
@@ -64,7 +65,7 @@ async function publicKeyArg(values: Values): Promise<string> {
 
 export const admin: Command = {
   name: "admin",
-  summary: "manage namespaces, publisher keys and tokens (admin token required)",
+  summary: "manage namespaces, publisher keys, approval requirements and tokens (admin token required)",
   usage: USAGE,
   options: {
     ...REGISTRY_OPTION,
@@ -80,6 +81,20 @@ export const admin: Command = {
   async run(values, positionals) {
     const [group, action, ...rest] = positionals;
     const label = str(values, "label");
+    // `approval <namespace> on|off`: the namespace is the second word, not a subcommand.
+    if (group === "approval") {
+      const setting = rest[0];
+      if (rest.length !== 1 || (setting !== "on" && setting !== "off")) throw usage(`approval needs <namespace> on|off${setting ? didYouMean(setting, ["on", "off"]) : ""}`);
+      const result = await api(values).send<{ namespace: string; approvalRequired: boolean }>("PUT", `/namespaces/${ns(action)}/approval`, { required: setting === "on" });
+      emit(
+        values,
+        result.approvalRequired
+          ? `${result.namespace} now requires a second key's approval: direct publishes are refused; stage with countersign publish --stage, approve with countersign approve --key <second key>`
+          : `${result.namespace} no longer requires approval: direct publishes are accepted`,
+        result,
+      );
+      return 0;
+    }
     switch (`${group} ${action}`) {
       case "namespace add": {
         const namespace = namespaceArg(rest[0]);

@@ -1,7 +1,8 @@
 /**
  * @module
- * `inspect`: show what a version's provenance says — publisher, registry, sequence, the signed
- * attributes (AI provenance, per-file digests) and the reviews attached to it — checking every
+ * `inspect`: show what a version's provenance says — publisher, registry, sequence, the second
+ * key's approval (staged publishing), the signed attributes (AI provenance, per-file digests)
+ * and the reviews attached to it — checking every
  * signature along the way. With `--fingerprint` the bundle is verified against the pin.
  */
 
@@ -83,6 +84,7 @@ export const inspect: Command = {
         `${p.name}@${p.version}  (namespace ${p.namespace})`,
         `  publisher   ${p.publisher.keyid}, signed ${p.createdAt}`,
         `  registry    ${c.registry.keyid} (${c.registry.origin}), publication ${c.sequence}, ${c.publishedAt}`,
+        `  approval    ${approvalLine(c.approval?.keyid, verification?.ok ? verification.value.approval : undefined)}`,
         `  status      ${verification ? (verification.ok ? "verified against the pinned fingerprint (bytes not downloaded)" : `REJECTED: ${verification.error.layer} layer: ${verification.error.message}`) : "signatures not checked against a pin (pass --fingerprint)"}`,
         `  artifact    sha512:${digests.sha512.slice(0, 32)}…, ${p.artifact.size} bytes, ${files.length ? `${files.length} files with signed digests` : "no per-file digests"}`,
         ...(values.files ? files.map((f) => `              ${"sha256" in f ? f.sha256.slice(0, 16) : "link".padEnd(16)}  ${f.path}${"link" in f ? ` -> ${f.link}` : ""}`) : []),
@@ -106,6 +108,7 @@ export const inspect: Command = {
         digests,
         size: p.artifact.size,
         attributes: p.attributes,
+        approval: c.approval ? { keyid: c.approval.keyid, ...(verification?.ok && verification.value.approval ? { approvedAt: verification.value.approval.approvedAt } : {}) } : null,
         verification: verification ?? null,
         reviews: reviews.map(({ result }) => (result.ok ? { valid: true, ...result.value } : { valid: false, reason: result.error })),
       },
@@ -113,3 +116,10 @@ export const inspect: Command = {
     return verification && !verification.ok ? EXIT.rejected : EXIT.ok;
   },
 };
+
+/** The second key's approval a countersignature binds (staged publishing, PROTOCOL §12.1). */
+function approvalLine(bound: string | undefined, verified: { keyid: string; approvedAt: string } | null | undefined): string {
+  if (!bound) return "none (published directly, not staged)";
+  if (verified) return `${verified.keyid}, a second key of the namespace, approved ${verified.approvedAt} (checked)`;
+  return `${bound}, bound by the countersignature`;
+}

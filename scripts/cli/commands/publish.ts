@@ -2,6 +2,8 @@
  * @module
  * `publish`: sign an artifact with the publisher key and upload it; the registry verifies,
  * countersigns and answers with the provenance bundle, which is checked before reporting success.
+ * With `--stage` the registry checks and stores the upload but holds it, uncountersigned and
+ * invisible, until a second enrolled key approves it (`countersign approve`, PROTOCOL §12.1).
  */
 
 import { createReadStream, statSync, writeFileSync } from "node:fs";
@@ -14,9 +16,11 @@ import {
   countersignatureEntry,
   createSigner,
   describeFailure,
+  fromBase64,
   logOrigin,
   logVerifier,
   signPublishStatement,
+  statementSha256,
   STATEMENT_MEMBER,
   uploadLength,
   UPLOAD_MEDIA_TYPE,
@@ -44,6 +48,20 @@ interface PublishResponse {
   logIndex?: number;
   tlogProof?: string;
   logPending?: boolean;
+}
+
+/** The registry's answer to a staged upload (202): held, not countersigned. */
+interface StagedResponse {
+  staged: true;
+  name: string;
+  version: string;
+  namespace: string;
+  tag: string;
+  publisher: string;
+  statementSha256: string;
+  integrity: string;
+  size: number;
+  stagedAt: string;
 }
 
 /** The upload body (core/upload.ts), streamed: the artifact is never held in memory. */
@@ -85,7 +103,7 @@ function uploadBody(statement: Uint8Array, file: string, size: number, progress:
 export const publish: Command = {
   name: "publish",
   summary: "sign an artifact (a file, an npm tarball, or a package directory) and publish it",
-  usage: `countersign publish <file|dir> --registry URL [--key FILE] [--name N --version V] [--tag TAG] [--fingerprint SHA256:...] [--bundle-out FILE] [--json]\n${AI_USAGE}\n  token: $COUNTERSIGN_TOKEN (or --token)`,
+  usage: `countersign publish <file|dir> --registry URL [--key FILE] [--name N --version V] [--tag TAG] [--stage] [--fingerprint SHA256:...] [--bundle-out FILE] [--json]\n${AI_USAGE}\n  --stage: upload and hold until a second enrolled key approves it (countersign approve)\n  token: $COUNTERSIGN_TOKEN (or --token)`,
   options: {
     ...REGISTRY_OPTION,
     key: { type: "string", short: "k" },
@@ -93,6 +111,7 @@ export const publish: Command = {
     name: { type: "string" },
     version: { type: "string" },
     tag: { type: "string" },
+    stage: { type: "boolean" },
     fingerprint: { type: "string" },
     "bundle-out": { type: "string" },
     ...AI_OPTIONS,
@@ -110,6 +129,7 @@ export const publish: Command = {
     if (!nameCheck.ok) throw usageError(`${name}: ${nameCheck.reason}`);
     const versionCheck = checkVersion(version);
     if (!versionCheck.ok) throw usageError(`${name}@${version}: ${versionCheck.reason}`);
+    if (values.stage && str(values, "bundle-out")) throw usageError("--bundle-out needs a countersigned bundle; a staged version has none until it is approved");
     const ai = aiAttribute(values, artifact.dir);
     // A progress line on a terminal (stderr, not with --json): hashing, then uploading.
     const progress = createProgress("hashing", { unit: "bytes", total: statSync(file).size, json: values.json === true });
@@ -145,15 +165,16 @@ async function signAndUpload(
   const statement = utf8(JSON.stringify(envelope));
 
   const tag = str(values, "tag");
-  const url = `${registry}/-/countersign/v1/packages/${encodeName(name)}/${encodeURIComponent(version)}${tag ? `?tag=${encodeURIComponent(tag)}` : ""}`;
+  const stage = values.stage === true;
+  const url = `${registry}/-/countersign/v1/${stage ? "staged" : "packages"}/${encodeName(name)}/${encodeURIComponent(version)}${tag ? `?tag=${encodeURIComponent(tag)}` : ""}`;
   progress.phase("uploading", digests.size);
   // The whole upload may take up to UPLOAD_TIMEOUT_MS, but a registry that stops taking bytes, or
   // does not answer once it has them all, fails after the request timeout (--timeout), not then.
   const stall = stallTimer(requestTimeoutMs());
   stall.arm(`no answer within ${seconds(requestTimeoutMs())}`);
-  let response: PublishResponse;
+  let answer: PublishResponse | StagedResponse;
   try {
-    response = await requestJson<PublishResponse>(url, {
+    answer = await requestJson<PublishResponse | StagedResponse>(url, {
       method: "PUT",
       token,
       headers: { "content-type": UPLOAD_MEDIA_TYPE, "content-length": String(uploadLength(statement.length, digests.size)) },
@@ -165,6 +186,8 @@ async function signAndUpload(
     stall.stop();
   }
   progress.done();
+  if (stage) return reportStaged(values, answer as StagedResponse, { name, version, statementPayload: envelope.payload, size: digests.size, publisher: pair.keyid });
+  const response = answer as PublishResponse;
 
   // Check what came back: our statement, countersigned for this name, version and these bytes.
   const counterKeyid = response.bundle?.countersignature?.signatures?.[0]?.keyid;
@@ -189,6 +212,30 @@ async function signAndUpload(
       log ? `transparency log: entry ${v.sequence}, in the checkpoint of size ${log.size}` : `transparency log: entry ${v.sequence}, pending (the registry's next checkpoint covers it)`,
     ],
     { name, version, size: digests.size, integrity: response.integrity, sequence: v.sequence, publisher: v.publisher.keyid, registry: v.registry, log: log ? { index: v.sequence, checkpoint: log.size } : { index: v.sequence, pending: true }, bundle: response.bundle },
+  );
+  return 0;
+}
+
+/**
+ * A staged upload's answer, checked against what was signed here: the registry holds exactly
+ * this statement (by the SHA-256 of its bytes) for this name, version and key, and says so.
+ */
+async function reportStaged(values: Values, staged: StagedResponse, sent: { name: string; version: string; statementPayload: string; size: number; publisher: string }): Promise<number> {
+  const payload = fromBase64(sent.statementPayload);
+  const digest = payload && (await statementSha256(payload));
+  if (staged?.staged !== true || staged.name !== sent.name || staged.version !== sent.version || staged.publisher !== sent.publisher || staged.statementSha256 !== digest) {
+    throw new CliError("uploaded, but the registry's answer is not a staging of this statement", EXIT.rejected, { answer: staged });
+  }
+  emit(
+    values,
+    [
+      `staged ${sent.name}@${sent.version} (${sent.size} bytes): held, not published, until a second key approves it`,
+      `integrity:        ${staged.integrity}`,
+      `publisher key:    ${staged.publisher}`,
+      `statement sha256: ${staged.statementSha256}`,
+      `approve with:     countersign approve ${sent.name}@${sent.version} --registry <registry> --key <a second key enrolled in ${staged.namespace}>`,
+    ],
+    { staged: true, name: sent.name, version: sent.version, namespace: staged.namespace, tag: staged.tag, size: sent.size, integrity: staged.integrity, publisher: staged.publisher, statementSha256: staged.statementSha256, stagedAt: staged.stagedAt },
   );
   return 0;
 }

@@ -33,7 +33,7 @@ const TokenBody = z.strictObject({
   label: Label,
 });
 
-function namespaceParam(value: string | undefined): string {
+export function namespaceParam(value: string | undefined): string {
   const check = checkNamespace(value);
   if (!check.ok) throw badRequest("invalid_namespace", check.reason);
   return value!;

@@ -5,7 +5,8 @@
  * an unknown package is a 404.
  *
  * Publishing stays publisher-signed: a plain `npm publish` is checked (so a malformed body gets
- * a precise 400 and nothing is stored) and then refused with the command to use instead.
+ * a precise 400 and nothing is stored) and then refused with the command to use instead (where
+ * the namespace requires a second key's approval, `approval_required`: stage and approve).
  */
 
 import { Hono } from "hono";
@@ -25,7 +26,7 @@ import { unsupported } from "../npm/unsupported.js";
 import { packageLinks } from "../npm/links.js";
 import { packagePath } from "../../web/pages/paths.js";
 import type { TokenRow } from "../storage/meta.js";
-import { checkTag } from "../publish.js";
+import { approvalRequired, checkTag } from "../publish.js";
 import { requireRead } from "./packages.js";
 
 export const npmRoutes = new Hono<AppEnv>();
@@ -221,6 +222,9 @@ npmRoutes.on("PUT", namePaths(""), async (c) => {
 
   if (isPlainObject(body._attachments) && Object.keys(body._attachments).length > 0) {
     await checkNpmPublishBody(name, body);
+    // Where a second key must approve (routes/staging.ts), say so: signing alone would not do.
+    const namespace = namespaceOf(name);
+    if ((await c.var.deps.staging.context({ namespace, name, version: "" })).approvalRequired) throw approvalRequired(namespace);
     throw new ApiError(
       403,
       "publisher_signature_required",

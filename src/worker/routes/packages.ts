@@ -11,7 +11,9 @@
  *     GET  /packages/<name>/<version>/reviews        the reviews attached so far
  *     POST /bundles  { "packages": ["name@version", …] }   many bundles, and each package's signed metadata, in one request (verify)
  *
- * `<name>` is `@scope%2fname` or `@scope/name` (names.ts).
+ * `<name>` is `@scope%2fname` or `@scope/name` (names.ts). Staged versions (routes/staging.ts) are
+ * in none of these until approved; where a namespace requires approval, the PUT is refused
+ * (`approval_required`, publish.ts).
  */
 
 import { Hono } from "hono";
@@ -24,7 +26,7 @@ import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
-import { publishVersion } from "../publish.js";
+import { publishVersion, type PublishDeps, type PublishRequest } from "../publish.js";
 import type { StoredBundle, VersionRow } from "../storage/meta.js";
 
 export const API_PREFIX = "/-/countersign/v1";
@@ -33,6 +35,26 @@ export const MAX_BUNDLES_PER_REQUEST = 2000;
 export const packageRoutes = new Hono<AppEnv>();
 
 /** Reads are public unless READ_ACCESS=token. */
+/** What publishing (and staging, and approving) needs of the request's dependencies. */
+export async function publishDeps(c: AppContext): Promise<PublishDeps> {
+  const deps = c.var.deps;
+  return { meta: deps.meta, staging: deps.staging, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log(), npmSigner: deps.npmSigner };
+}
+
+/** A native upload (`PUT …/<name>/<version>[?tag=]`, publish or stage) as the publish code takes it. */
+export function uploadRequest(c: AppContext): PublishRequest {
+  const length = c.req.header("content-length");
+  return {
+    name: nameParam(c),
+    version: c.req.param("version")!,
+    tag: c.req.query("tag") ?? "latest",
+    token: bearerToken(c),
+    body: c.req.raw.body,
+    contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
+    origin: registryOrigin(c),
+  };
+}
+
 export async function requireRead(c: AppContext): Promise<void> {
   if (c.var.deps.config.readAccess === "token") await requireToken(c.var.deps.meta, readToken(c));
 }
@@ -47,20 +69,7 @@ async function findVersion(c: AppContext): Promise<VersionRow> {
 }
 
 packageRoutes.on("PUT", namePaths("/packages", "/:version"), async (c) => {
-  const deps = c.var.deps;
-  const length = c.req.header("content-length");
-  const { bundle, row, logged } = await publishVersion(
-    { meta: deps.meta, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log(), npmSigner: deps.npmSigner },
-    {
-      name: nameParam(c),
-      version: c.req.param("version")!,
-      tag: c.req.query("tag") ?? "latest",
-      token: bearerToken(c),
-      body: c.req.raw.body,
-      contentLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
-      origin: registryOrigin(c),
-    },
-  );
+  const { bundle, row, logged } = await publishVersion(await publishDeps(c), uploadRequest(c));
   // The log index is the sequence number; `logPending` says the checkpoint covering it is not out yet.
   const log = logged ? { logIndex: row.sequence, tlogProof: logged.tlogProof } : { logIndex: row.sequence, logPending: true };
   return c.json({ name: row.name, version: row.version, sequence: row.sequence, integrity: sriFromHex("sha512", row.sha512), ...log, bundle }, 201);
