@@ -28,7 +28,7 @@ import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Log, LogLevel, Miniflare, type WorkerOptions } from "miniflare";
-import { keyPairFromSeed, openIdentity, WELL_KNOWN_PATH } from "../src/core/index.js";
+import { keyPairFromSeed, openIdentityFollowing, WELL_KNOWN_PATH } from "../src/core/index.js";
 import { parseCron, scheduleCrons } from "./server/cron.js";
 import { ensureDevVars } from "./server/dev-vars.js";
 import { applyMigrations } from "./server/migrations.js";
@@ -83,12 +83,14 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-async function verifyIdentity(url: string, expected: string): Promise<void> {
+/** Checks the running registry's identity under its configured key (or the key a logged rotation led to); the key that signs it. */
+async function verifyIdentity(url: string, expected: string): Promise<string> {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) die(`the registry answered ${response.status} for its identity document`);
-  const opened = await openIdentity(await response.json(), [expected]);
+  const opened = await openIdentityFollowing(await response.json(), { fingerprints: [expected] });
   if (!opened.ok) die(`the running registry's identity does not verify: ${opened.error}`);
   if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
+  return opened.value.keyid;
 }
 
 if (!(await portIsFree(port))) die(`port ${port} on 127.0.0.1 is in use (another registry already running?); stop it or set PORT to another port`);
@@ -143,11 +145,13 @@ setInterval(() => {
 }, 1000).unref();
 
 let local: string;
+// The key the running registry signs with: the configured one, or the one a logged rotation led to.
+let signing = keyid;
 try {
   await mf.ready;
   local = (await mf.unsafeGetDirectURL("countersign")).origin;
   await applyMigrations(await mf.getD1Database("DB"), config.migrations);
-  await verifyIdentity(`${local}${WELL_KNOWN_PATH}`, keyid);
+  signing = await verifyIdentity(`${local}${WELL_KNOWN_PATH}`, keyid);
 } catch (err) {
   process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
   await stop(1);
@@ -166,7 +170,7 @@ process.stdout.write(
   [
     "",
     `countersign registry running at ${local!}${origin === local! ? "" : ` (signing as ${origin})`}`,
-    `  fingerprint  ${keyid}`,
+    `  fingerprint  ${signing}${signing === keyid ? "" : `   (rotated from ${keyid}: move REGISTRY_NEXT_SIGNING_KEY into REGISTRY_SIGNING_KEY in .dev.vars)`}`,
     `  npm key      ${devVars.npmKeyid}   (ECDSA P-256: what npm audit signatures checks)`,
     `  admin token  ${devVars.adminToken}   (local development only, from .dev.vars${devVars.created ? ", just created" : ""})`,
     `  storage      ${stateDir}`,

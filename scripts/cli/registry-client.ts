@@ -40,6 +40,8 @@ export const specKey = (s: Spec) => `${s.name}@${s.version}`;
 export interface ProvenanceAnswer {
   bundles: Map<string, unknown>;
   metadata: Map<string, unknown>;
+  /** The registry's key rotations as served (PROTOCOL §21), unopened. */
+  rotations: unknown[];
 }
 
 export type BundleAnswer = ({ supported: true } & ProvenanceAnswer) | { supported: false };
@@ -109,6 +111,7 @@ export class RegistryClient {
     for (let i = 0; i < keys.length; i += PER_REQUEST) chunks.push(keys.slice(i, i + PER_REQUEST));
     const bundles = new Map<string, unknown>();
     const metadata = new Map<string, unknown>();
+    let rotations: unknown[] = [];
     let supported = true;
     await inFlight(chunks, IN_FLIGHT, async (chunk) => {
       if (!supported) return;
@@ -126,7 +129,7 @@ export class RegistryClient {
         return;
       }
       // Too large or cut off: an error. Not JSON: a registry without the batch API.
-      const body = await readJson<{ bundles?: unknown; metadata?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown; metadata?: unknown } => {
+      const body = await readJson<{ bundles?: unknown; metadata?: unknown; rotations?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown; metadata?: unknown; rotations?: unknown } => {
         if (err instanceof UnreachableError || err instanceof ResponseTooLargeError) throw err;
         return {};
       });
@@ -141,8 +144,9 @@ export class RegistryClient {
       for (const name of new Set(chunk.map((key) => key.slice(0, key.lastIndexOf("@"))))) {
         if (Object.hasOwn(signed, name) && signed[name] && !metadata.has(name)) metadata.set(name, signed[name]);
       }
+      if (Array.isArray(body.rotations) && body.rotations.length > rotations.length) rotations = body.rotations.slice(0, 64);
     });
-    return supported ? { supported, bundles, metadata } : { supported };
+    return supported ? { supported, bundles, metadata, rotations } : { supported };
   }
 
   /** The abbreviated packument (cached per name); undefined when the registry does not have it. */
@@ -196,7 +200,7 @@ export class RegistryClient {
         if (bundle !== undefined) bundles.set(specKey(spec), bundle);
       }
     });
-    return { bundles, metadata };
+    return { bundles, metadata, rotations: [] }; // rotations come from the batch API (a plain mirror has none)
   }
 
   /**
@@ -237,7 +241,7 @@ export class RegistryClient {
   /** Bundles and signed metadata from the batch API, or from the full packuments where this registry has no batch API. */
   async provenanceAnswer(specs: Spec[]): Promise<ProvenanceAnswer> {
     const answer = await this.bundles(specs);
-    return answer.supported ? { bundles: answer.bundles, metadata: answer.metadata } : this.packumentProvenance(specs);
+    return answer.supported ? { bundles: answer.bundles, metadata: answer.metadata, rotations: answer.rotations } : this.packumentProvenance(specs);
   }
 
   /**

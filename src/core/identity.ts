@@ -10,7 +10,7 @@
  * fingerprint to show a human, never one to trust silently.
  */
 
-import { fromBase64, toBase64, utf8 } from "./bytes.js";
+import { fromBase64, fromUtf8, toBase64, utf8 } from "./bytes.js";
 import { signEnvelope, type Envelope } from "./dsse.js";
 import { isFingerprint } from "./keys.js";
 import { npmKeyid, NPM_KEY_TYPE } from "./npm-signatures.js";
@@ -19,6 +19,7 @@ import * as z from "zod/mini";
 import { parseJsonBytes } from "./schema.js";
 import type { Signer } from "./signature.js";
 import { openStatement, type StatementFormat } from "./signed.js";
+import { currentKeys, followRotations, openRotation, type KeyChain, type KeyRotation } from "./rotation.js";
 
 export const IDENTITY_PAYLOAD_TYPE = "application/vnd.countersign.identity.v1+json";
 export const IDENTITY_TYPE = "https://countersign.dev/identity/v1";
@@ -28,7 +29,9 @@ const IdentityKey = z.strictObject({
   keyid: z.string().check(z.refine(isFingerprint, "expected a SHA256: fingerprint")),
   algorithm: z.literal("ed25519"),
   publicKey: z.string(),
-  status: z.enum(["active"]),
+  /** "active": signs now (and signs this document); "retired": rotated away at log index `until` (rotation.ts). */
+  status: z.enum(["active", "retired"]),
+  until: z.optional(z.number().check(z.int(), z.positive())),
 });
 
 /**
@@ -53,6 +56,8 @@ const IdentitySchema = z.object({
   namespaces: z.array(z.string()).check(z.maxLength(100_000)),
   /** The registry's transparency log (PROTOCOL §18): URL prefix, checkpoint origin, note verifier key. */
   log: z.optional(z.strictObject({ url: z.string(), origin: z.string(), key: z.string() })),
+  /** Its key rotations in log order (PROTOCOL §21): envelopes, each opened with `openRotation`. */
+  rotations: z.optional(z.array(z.unknown()).check(z.maxLength(64))),
   /** Its npm registry signing keys (PROTOCOL §11, "Registry signatures"); absent when it has none. */
   npmKeys: z.optional(z.array(IdentityNpmKey).check(z.minLength(1), z.maxLength(16))),
   issuedAt: z.iso.datetime({ offset: false, precision: 3 }),
@@ -66,6 +71,9 @@ export interface IdentityInput {
   namespaces: string[];
   log?: IdentityDocument["log"];
   npmKeys?: IdentityDocument["npmKeys"];
+  /** Keys rotated away (oldest first), each with the log index of its rotation, and the rotation envelopes. */
+  retired?: { keyid: string; publicKey: string; until: number }[];
+  rotations?: Envelope[];
   issuedAt?: Date;
 }
 
@@ -74,9 +82,13 @@ export async function signIdentity(input: IdentityInput, signer: Signer): Promis
     type: IDENTITY_TYPE,
     name: input.name,
     origin: input.origin,
-    keys: [{ keyid: signer.keyid, algorithm: "ed25519", publicKey: toBase64(signer.publicKey), status: "active" }],
+    keys: [
+      { keyid: signer.keyid, algorithm: "ed25519", publicKey: toBase64(signer.publicKey), status: "active" },
+      ...(input.retired ?? []).map((k) => ({ keyid: k.keyid, algorithm: "ed25519" as const, publicKey: k.publicKey, status: "retired" as const, until: k.until })),
+    ],
     namespaces: input.namespaces,
     ...(input.log ? { log: input.log } : {}),
+    ...(input.rotations?.length ? { rotations: input.rotations } : {}),
     ...(input.npmKeys?.length ? { npmKeys: input.npmKeys } : {}),
     issuedAt: (input.issuedAt ?? new Date()).toISOString(),
   };
@@ -95,7 +107,8 @@ const IDENTITY_FORMAT: StatementFormat<IdentityDocument> = {
   what: "an identity document",
   parse: (payload) => parseJsonBytes(payload, IdentitySchema, "document"),
   signer: (document, keyid) => {
-    const key = document.keys.find((k) => k.keyid === keyid);
+    // Only the active key signs the document: a retired key's signature is no identity.
+    const key = document.keys.find((k) => k.keyid === keyid && k.status === "active");
     return key && { role: "registry", keyid: key.keyid, publicKey: key.publicKey };
   },
 };
@@ -127,3 +140,35 @@ export async function checkIdentityNpmKeys(document: IdentityDocument): Promise<
   }
   return undefined;
 }
+
+/**
+ * Opens an identity document for a consumer who pinned `pinned`, following the key rotations it
+ * lists (PROTOCOL §21) where they chain to a pinned key: the document must be signed by a key of
+ * that chain that was not rotated away. The rotations are read before the document's signature
+ * is checked, only to learn which keys the pins reach; each is verified on its own.
+ */
+export async function openIdentityFollowing(value: unknown, pinned: { fingerprints: readonly string[]; retired?: readonly { fingerprint: string; until: number }[] | undefined }): Promise<Result<OpenedIdentity & { chain: KeyChain }>> {
+  const listed = listedRotations(value);
+  const rotations: KeyRotation[] = [];
+  for (const envelope of listed) {
+    const opened = await openRotation(envelope);
+    if (!opened.ok) return fail(`identity document lists a key rotation that does not verify: ${opened.error}`);
+    rotations.push(opened.value);
+  }
+  const chain = followRotations(pinned, rotations);
+  if (!chain.ok) return fail(`identity document: ${chain.error}`);
+  const opened = await openIdentity(value, currentKeys(chain.value));
+  return opened.ok ? ok({ ...opened.value, chain: chain.value }) : opened;
+}
+
+function listedRotations(value: unknown): unknown[] {
+  try {
+    const payload = (value as { payload?: unknown } | null)?.payload;
+    const bytes = typeof payload === "string" ? fromBase64(payload) : undefined;
+    const rotations = bytes ? (JSON.parse(fromUtf8(bytes)) as { rotations?: unknown }).rotations : undefined;
+    return Array.isArray(rotations) ? rotations.slice(0, 64) : [];
+  } catch {
+    return [];
+  }
+}
+

@@ -32,3 +32,4 @@ export * from "./log.js";
 export * from "./npm-signatures.js";
 export * from "./package-metadata.js";
 export * from "./registry-statement.js";
+export * from "./rotation.js";

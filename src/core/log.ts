@@ -5,7 +5,8 @@
  *
  *     entry 0        genesis: {"type":".../log/genesis/v1","origin":<registry origin>,"keyid":<fingerprint>}
  *     entry i ≥ 1    the payload bytes of the countersignature whose `predicate.sequence` is i,
- *                    or of the registry statement (registry-statement.ts) whose `sequence` is i
+ *                    or of the registry statement (registry-statement.ts) or key rotation
+ *                    (rotation.ts) whose `sequence` is i
  *     (a gap)        {"type":".../log/gap/v1","index":i}: a number no version holds (databases
  *                    that predate gap-free sequence numbers only)
  *
@@ -19,6 +20,7 @@ import { ed25519NoteSigner, ed25519NoteVerifier, type NoteSigner, type NoteVerif
 import { fail, ok, type Result } from "./result.js";
 import type { Signer } from "./signature.js";
 import { parseRegistryStatement, REGISTRY_STATEMENT_TYPE, type RegistryStatement } from "./registry-statement.js";
+import { parseRotation, ROTATION_TYPE, type KeyRotation } from "./rotation.js";
 import { COUNTERSIGN_PREDICATE } from "./statement.js";
 
 /** The log's URL prefix below a registry's origin (C2SP tlog-tiles paths follow it). */
@@ -61,6 +63,7 @@ export type LogEntry =
   | { kind: "genesis"; index: 0; origin: string; keyid: string }
   | { kind: "gap"; index: number }
   | { kind: "statement"; index: number; statement: RegistryStatement }
+  | { kind: "rotation"; index: number; rotation: KeyRotation }
   | {
       kind: "countersignature";
       index: number;
@@ -104,6 +107,12 @@ export function parseLogEntry(bytes: Uint8Array, index: number): Result<LogEntry
     if (!statement.ok) return fail(`log entry ${index} is a malformed registry statement: ${statement.error}`);
     if (statement.value.sequence !== index) return fail(`log entry ${index} is the registry statement with sequence number ${statement.value.sequence}`);
     return ok({ kind: "statement", index, statement: statement.value });
+  }
+  if (entry._type === ROTATION_TYPE) {
+    const rotation = parseRotation(bytes);
+    if (!rotation.ok) return fail(`log entry ${index} is a malformed key rotation: ${rotation.error}`);
+    if (rotation.value.sequence !== index) return fail(`log entry ${index} is the key rotation with sequence number ${rotation.value.sequence}`);
+    return ok({ kind: "rotation", index, rotation: rotation.value });
   }
   if (entry.predicateType !== COUNTERSIGN_PREDICATE) return fail(`log entry ${index} is of an unknown type`);
   const predicate = entry.predicate as Record<string, unknown> | undefined;

@@ -53,13 +53,25 @@ const WitnessPolicy = z
   .check(z.refine((w) => w.quorum <= w.keys.length, "quorum is larger than the number of witness keys"))
   .check(z.refine((w) => new Set(w.keys).size === w.keys.length, "a witness key is listed twice"));
 
+/**
+ * A registry key rotated away (PROTOCOL §21): trusted only for countersignatures with a sequence
+ * number below `until` (the rotation's log index) and checkpoints of trees up to that size.
+ * Written by `verify` when it follows a rotation, so old versions stay verifiable offline.
+ */
+const RetiredKey = z.strictObject({
+  fingerprint: z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint")),
+  until: z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER)),
+});
+
 const RegistryPin = z.strictObject({
   url: z.url({ protocol: /^https?$/, error: "expected an http(s) URL" }),
   fingerprints: z.array(z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint"))).check(z.minLength(1)),
+  retired: z.optional(z.array(RetiredKey).check(z.maxLength(64))),
   witnesses: z.optional(WitnessPolicy),
 });
 
 export type WitnessPolicy = z.infer<typeof WitnessPolicy>;
+export type RetiredKey = z.infer<typeof RetiredKey>;
 
 const PinsSchema = z.strictObject({
   version: z.literal(1),
@@ -76,7 +88,7 @@ export type Pins = Omit<z.infer<typeof PinsSchema>, "policy"> & { policy?: Polic
 export type RegistryPin = z.infer<typeof RegistryPin>;
 
 export type PinRule =
-  | { kind: "registry"; registry: string; url: string; fingerprints: string[]; witnesses?: WitnessPolicy }
+  | { kind: "registry"; registry: string; url: string; fingerprints: string[]; retired?: RetiredKey[]; witnesses?: WitnessPolicy }
   | { kind: "allow" }
   | { kind: "reject" };
 
@@ -131,7 +143,14 @@ export function resolvePin(pins: Pins, name: string): Resolution {
   if (target === "allow") return { namespace, rule: { kind: "allow" }, matched };
   if (target === "reject") return { namespace, rule: { kind: "reject" }, matched };
   const registry = pins.registries[target]!;
-  const rule: PinRule = { kind: "registry", registry: target, url: registry.url, fingerprints: registry.fingerprints, ...(registry.witnesses ? { witnesses: registry.witnesses } : {}) };
+  const rule: PinRule = {
+    kind: "registry",
+    registry: target,
+    url: registry.url,
+    fingerprints: registry.fingerprints,
+    ...(registry.retired?.length ? { retired: registry.retired } : {}),
+    ...(registry.witnesses ? { witnesses: registry.witnesses } : {}),
+  };
   return { namespace, rule, matched };
 }
 

@@ -60,6 +60,8 @@ export type FailureCode =
   | "unpinned_namespace"
   | "untrusted_registry"
   | "not_countersigned"
+  /** Countersigned by a registry key outside the sequence numbers it may sign: rotated away before, or made the key after (PROTOCOL §21). */
+  | "registry_key_retired"
   /** A lockfile entry installed at a pinned name is not a registry package (link, directory, git, …). */
   | "not_a_registry_package"
   /** A lockfile entry installed at a pinned name is another package (an alias into the namespace). */

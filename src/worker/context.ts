@@ -6,7 +6,8 @@
 
 import type { Context } from "hono";
 import type { NpmSigner, Signer } from "../core/index.js";
-import { npmSigner, readConfig, registrySigner, type Config } from "./config.js";
+import { npmSigner, readConfig, type Config } from "./config.js";
+import { currentSigner } from "./signing-key.js";
 import type { Env } from "./env.js";
 import { durableLog, type LogHandle } from "./log/handle.js";
 import { r2BlobStore, type BlobStore } from "./storage/blobs.js";
@@ -21,6 +22,7 @@ export interface Deps {
   blobs: BlobStore;
   config: Config;
   now: () => Date;
+  /** The registry key that signs now (signing-key.ts: the successor, once a rotation is logged). */
   signer: () => Promise<Signer>;
   /** The npm signing key (NPM_SIGNING_KEY), null when not configured; 500 `misconfigured` if unusable. */
   npmSigner: () => Promise<NpmSigner | null>;
@@ -41,13 +43,14 @@ export interface StoreFactories {
 }
 
 export function buildDeps(env: Env, factories: StoreFactories): Deps {
+  const meta = factories.meta?.(env) ?? d1MetaStore(env.DB);
   return {
-    meta: factories.meta?.(env) ?? d1MetaStore(env.DB),
+    meta,
     staging: factories.staging?.(env) ?? d1StagingStore(env.DB),
     blobs: factories.blobs?.(env) ?? r2BlobStore(env.ARTIFACTS),
     config: readConfig(env),
     now: factories.now ?? (() => new Date()),
-    signer: () => registrySigner(env),
+    signer: () => currentSigner(env, () => meta.rotations()),
     npmSigner: () => npmSigner(env),
     log: () => factories.log?.(env) ?? durableLog(env),
   };

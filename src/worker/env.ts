@@ -12,6 +12,12 @@ export interface Env {
   /** Secret: base64 of the registry's 32-byte Ed25519 seed. */
   REGISTRY_SIGNING_KEY?: string;
   /**
+   * Secret, during a key rotation only: the successor key's seed. `POST /-/countersign/v1/admin/rotate`
+   * logs the rotation signed by both keys; from then on this key signs (signing-key.ts), until it
+   * is moved into REGISTRY_SIGNING_KEY.
+   */
+  REGISTRY_NEXT_SIGNING_KEY?: string;
+  /**
    * Secret: the registry's npm signing key, base64 of an ECDSA P-256 private key's PKCS#8 DER
    * (`countersign registry-keygen --npm`). Signs every npm version's `dist.signatures` and is
    * served at `/-/npm/v1/keys` for `npm audit signatures`; listed in the identity document.

@@ -74,6 +74,11 @@ export interface PublishDeps {
   staging: StagingStore;
   blobs: BlobStore;
   signer: Signer;
+  /**
+   * The key that signs now, asked afresh: when a commit finds `signer` retired by a rotation
+   * another isolate logged (signing-key.ts). Absent: such a commit fails (503, retry).
+   */
+  freshSigner?: () => Promise<Signer>;
   config: Config;
   now: () => Date;
   log: LogHandle;
@@ -357,7 +362,8 @@ export interface Countersignable {
  * takes the number only if it is still the next one, and the log.
  */
 export async function countersignAndCommit(deps: PublishDeps, c: Countersignable, npmSigner: NpmSigner | null): Promise<Published> {
-  const { meta, signer } = deps;
+  const { meta } = deps;
+  let { signer } = deps;
   const { publisher, approval, artifact } = c;
   // npm's registry signature over `<name>@<version>:<integrity>` (docs/PROTOCOL.md §11), made
   // before the commit so that it is written with the row, in the same statement.
@@ -393,6 +399,11 @@ export async function countersignAndCommit(deps: PublishDeps, c: Countersignable
     if (outcome === "exists") throw new ApiError(409, "version_exists", `${c.name}@${c.version} was published concurrently; versions are immutable`);
     if (outcome === "blob_collected") throw storageUnavailable("these bytes were being garbage-collected while they were uploaded", "retry the same upload in 5 minutes");
     if (attempt === MAX_COMMIT_ATTEMPTS) throw storageUnavailable("too many publishes at once");
+    if (outcome === "key_retired") {
+      // The registry rotated its key since this isolate read it: sign again with the successor.
+      if (!deps.freshSigner) throw storageUnavailable("the registry's key was rotated during the publish");
+      signer = await deps.freshSigner();
+    }
     sequence = (await meta.lastSequence()) + 1;
   }
 }

@@ -14,7 +14,7 @@ describe("identity document", () => {
       namespaces: ["@acme"],
       issuedAt: "2026-11-26T00:00:00.000Z",
     };
-    const future = await signEnvelope(IDENTITY_PAYLOAD_TYPE, utf8(JSON.stringify({ ...base, rotations: [{ anything: 1 }] })), signer);
+    const future = await signEnvelope(IDENTITY_PAYLOAD_TYPE, utf8(JSON.stringify({ ...base, mirrors: [{ anything: 1 }] })), signer);
     const opened = await openIdentity(future, [pair.keyid]);
     expect(opened.ok && opened.value.document).toEqual(base);
     // A known field is still strict: a log entry with an unknown member is refused.

@@ -34,6 +34,10 @@ describe("protocol test vectors", () => {
     expect(nodeVerifies(committed.registryStatements.enrolment.envelope, committed.keys.registry.publicKey)).toBe(true);
     expect(nodeVerifies(committed.registryStatements.revocation.envelope, committed.keys.registry.publicKey)).toBe(true);
     expect(nodeVerifies(committed.approval.envelope, committed.approval.approver.publicKey)).toBe(true);
+    // A rotation carries two signatures over one PAE: the old key's, then the new key's.
+    const [old, next] = committed.rotation.envelope.signatures;
+    expect(nodeVerifies({ ...committed.rotation.envelope, signatures: [old!] }, committed.keys.registry.publicKey)).toBe(true);
+    expect(nodeVerifies({ ...committed.rotation.envelope, signatures: [next!] }, committed.rotation.next.publicKey)).toBe(true);
   });
 
   it("the bundle verifies against the registry fingerprint, and the identity document against its pin", async () => {
@@ -83,6 +87,9 @@ describe("protocol test vectors", () => {
       committed.registryStatements.enrolment.envelope.signatures[0]!.sig,
       committed.registryStatements.revocation.statement,
       committed.registryStatements.revocation.envelope.signatures[0]!.sig,
+      committed.rotation.statement,
+      committed.rotation.envelope.signatures[0]!.sig,
+      committed.rotation.envelope.signatures[1]!.sig,
       committed.approval.statement,
       committed.approval.envelope.signatures[0]!.sig,
     ];

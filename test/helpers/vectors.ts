@@ -37,6 +37,7 @@ import {
   signPackageMetadata,
   signPublishStatement,
   signRegistryStatement,
+  signRotation,
   sha256,
   sriFromHex,
   sshPublicKeyBlob,
@@ -52,6 +53,8 @@ export const PUBLISHER_SEED = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624d
 export const REGISTRY_SEED = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 // RFC 8032 §7.1 TEST 3: the second key that approves a staged publish (PROTOCOL §12.1).
 export const APPROVER_SEED = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+// RFC 8032 §7.1 TEST 1024: the registry's successor key in the rotation vector (PROTOCOL §21).
+export const NEXT_REGISTRY_SEED = "f5e5767cf153319517630f226876b86c8160cc583bc013744c6bf255f5cc0ee5";
 
 export async function computeVectors() {
   const publisherPair = await keyPairFromSeed(fromHex(PUBLISHER_SEED)!);
@@ -118,6 +121,10 @@ export async function computeVectors() {
   if (!publishOpened.ok) throw new Error("vector publish envelope");
   const approval = await signApproval(await approvalTarget(publishOpened.value), await createSigner(approverPair), new Date("2026-11-24T12:30:00.000Z"));
 
+  // The registry's key rotated to its successor at log index 4 (PROTOCOL §21).
+  const nextPair = await keyPairFromSeed(fromHex(NEXT_REGISTRY_SEED)!);
+  const rotation = await signRotation({ origin: "https://registry.example", sequence: 4, at: "2026-11-26T09:00:00.000Z" }, registry, await createSigner(nextPair));
+
   const decode = (b64: string) => new TextDecoder().decode(fromBase64(b64));
   return {
     keys: {
@@ -145,6 +152,7 @@ export async function computeVectors() {
     metadataStatement: decode(metadata.payload),
     metadata,
     registryStatements: { enrolment: { statement: decode(enrolment.payload), envelope: enrolment }, revocation: { statement: decode(revocation.payload), envelope: revocation } },
+    rotation: { next: { seed: NEXT_REGISTRY_SEED, publicKey: toBase64(nextPair.publicKey), fingerprint: nextPair.keyid }, statement: decode(rotation.payload), envelope: rotation },
     approval: { approver: { seed: APPROVER_SEED, publicKey: toBase64(approverPair.publicKey), fingerprint: approverPair.keyid }, statement: decode(approval.payload), envelope: approval },
     check: { registryKeyidIsFingerprint: (await fingerprint(registryPair.publicKey)) === registryPair.keyid },
   };

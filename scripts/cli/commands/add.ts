@@ -25,7 +25,7 @@ import semverPrerelease from "semver/functions/prerelease.js";
 import semverRcompare from "semver/functions/rcompare.js";
 import semverSatisfies from "semver/functions/satisfies.js";
 import semverValidRange from "semver/ranges/valid.js";
-import { checkListed, checkPackageName, describeFailure, openPackageMetadata, PINS_FILE, resolvePin, type MetadataProblem, type PackageMetadata, type PinRule, type Verified } from "../../../src/core/index.js";
+import { checkListed, checkPackageName, describeFailure, followRotations, openPackageMetadata, PINS_FILE, resolvePin, type MetadataProblem, type PackageMetadata, type PinRule, type Verified } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
@@ -36,9 +36,9 @@ import type { LockEntry, Manager } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
 import { metadataStore } from "../log/metadata-store.js";
 import { packumentMetadata, RegistryClient, type Packument } from "../registry-client.js";
-import { judge } from "../verification/judge.js";
 import { metadataFailure } from "../verification/metadata.js";
 import { checkLogs, type ProvenanceOutcome } from "../verification/provenance.js";
+import { judgeAgainstChain } from "../verification/registry-keys.js";
 import { lockedSha512 } from "../verification/plan.js";
 import { readReceipt } from "../receipts.js";
 
@@ -313,7 +313,10 @@ export const add: Command = {
       }
       // The abbreviated packument only links each bundle: ask for it (batch API, or a mirror's full packument).
       const bundle = (await client.provenance([{ name, version: candidate.version }])).get(`${name}@${candidate.version}`);
-      const verdict = await judge({ name, version: candidate.version, sha512: locked.sha512, bundle, fingerprints: rule.fingerprints, policy: pins.policy, previousPublisher, approvals });
+      // The registry's keys as the pins name them (retired ones only below their rotation, PROTOCOL §21).
+      const chain = followRotations(rule, []);
+      if (!chain.ok) throw new CliError(`countersign.json: ${chain.error}`, EXIT.usage);
+      const verdict = await judgeAgainstChain({ name, version: candidate.version, sha512: locked.sha512, bundle, fingerprints: [...chain.value.keys.keys()], policy: pins.policy, previousPublisher, approvals }, chain.value);
       if (!verdict.ok) {
         skipped.push({ version: candidate.version, reason: verdict.error.layer === "policy" ? `policy: ${verdict.error.message}` : describeFailure(verdict.error) });
         continue;
@@ -414,7 +417,7 @@ export const add: Command = {
 async function logCheck(input: { name: string; version: string; namespace: string; rule: Extract<PinRule, { kind: "registry" }>; sha512: string; bundle: unknown; verified: Verified; registry: string }): Promise<string | undefined> {
   const { name, version, namespace, rule } = input;
   const outcomes: ProvenanceOutcome[] = [{ status: "verified", verified: input.verified, bundle: input.bundle, source: input.registry, sha512: input.sha512 }];
-  const pin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
+  const pin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.retired ? { retired: rule.retired } : {}), ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
   await checkLogs([{ spec: { name, version }, namespace, pin, sha512: input.sha512, locators: [] }], outcomes, { token: process.env.COUNTERSIGN_TOKEN });
   const outcome = outcomes[0]!;
   if (outcome.status === "unavailable") throw new CliError(outcome.message, EXIT.unavailable);

@@ -5,10 +5,10 @@
  * shared machines).
  */
 
-import { checkNamespace, toBase64 } from "../../../src/core/index.js";
+import { checkNamespace, openRotation, toBase64 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, type Command, type Values } from "../command.js";
 import { didYouMean } from "../suggest.js";
-import { usageError } from "../errors.js";
+import { CliError, EXIT, usageError } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
 import { readKeyFile } from "../keyfile.js";
 
@@ -20,6 +20,7 @@ const USAGE = `countersign admin <command> --registry URL   (admin token: $COUNT
   key revoke <namespace> <keyid> [--since SEQUENCE|all]
                                          revoke a publisher key (a logged statement); --since also voids the
                                          versions it published from that sequence number on (a stolen key)
+  rotate                                 rotate the registry key to REGISTRY_NEXT_SIGNING_KEY (a logged statement signed by both)
   approval <namespace> on|off            require a second key's approval of every version (publish --stage, approve)
   token create --scope publish --namespace <ns> [--namespace <ns>...] [--label TEXT]
   token create --scope read [--label TEXT]
@@ -42,7 +43,7 @@ function api(values: Values): Api {
   };
 }
 
-const SUBCOMMANDS = ["namespace add", "namespace list", "key add", "key list", "key revoke", "approval", "token create", "token list", "token revoke"];
+const SUBCOMMANDS = ["rotate", "namespace add", "namespace list", "key add", "key list", "key revoke", "approval", "token create", "token list", "token revoke"];
 const usage = (message: string) => usageError(`admin: ${message}`, { command: "admin", usage: USAGE });
 
 /** A namespace argument, checked here so that a mistyped one is a usage error, not a registry refusal. */
@@ -82,6 +83,11 @@ export const admin: Command = {
     const [group, action, ...rest] = positionals;
     const label = str(values, "label");
     // `approval <namespace> on|off`: the namespace is the second word, not a subcommand.
+    // `rotate`: one word; the registry holds both keys (REGISTRY_SIGNING_KEY, REGISTRY_NEXT_SIGNING_KEY).
+    if (group === "rotate") {
+      if (positionals.length !== 1) throw usage("rotate takes no arguments (the new key is the registry's REGISTRY_NEXT_SIGNING_KEY)");
+      return rotate(values);
+    }
     if (group === "approval") {
       const setting = rest[0];
       if (rest.length !== 1 || (setting !== "on" && setting !== "off")) throw usage(`approval needs <namespace> on|off${setting ? didYouMean(setting, ["on", "off"]) : ""}`);
@@ -162,3 +168,32 @@ export const admin: Command = {
     }
   },
 };
+
+/**
+ * `admin rotate`: asks the registry to log the rotation from its key to REGISTRY_NEXT_SIGNING_KEY
+ * (PROTOCOL §21), checks that the answer is a rotation both keys signed, and says how to end the
+ * overlap. Run again, it shows the rotation already logged.
+ */
+async function rotate(values: Values): Promise<number> {
+  const result = await api(values).send<{ rotated: boolean; from: string; to: string; statement: unknown; log: { index: number; tlogProof?: string; pending?: boolean } }>("POST", "/rotate");
+  const opened = await openRotation(result.statement);
+  if (!opened.ok) throw new CliError(`the registry answered with a rotation that does not verify: ${opened.error}`, EXIT.rejected);
+  if (opened.value.from.keyid !== result.from || opened.value.to.keyid !== result.to || opened.value.sequence !== result.log.index) {
+    throw new CliError("the registry's answer does not match the rotation statement it carries", EXIT.rejected);
+  }
+  emit(
+    values,
+    [
+      `rotated the registry key: ${result.from} → ${result.to}, log entry ${result.log.index}${result.log.pending ? " (its checkpoint is pending)" : ""}`,
+      `  the registry signs with ${result.to} from now on; ${result.from} stays valid for what it countersigned before entry ${result.log.index}`,
+      "  end the overlap: make the new key the registry's key, then remove the old one:",
+      "    wrangler secret put REGISTRY_SIGNING_KEY        # the new key's seed (what REGISTRY_NEXT_SIGNING_KEY holds)",
+      "    wrangler secret delete REGISTRY_NEXT_SIGNING_KEY",
+      "    (npm start: move the value in .dev.vars the same way, then restart)",
+      "  consumers follow on their next countersign verify, which updates countersign.json (commit it)",
+    ],
+    result,
+  );
+  return 0;
+}
+

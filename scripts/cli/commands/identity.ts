@@ -8,19 +8,24 @@ import {
   logOrigin,
   logUrl,
   openIdentity,
+  openIdentityFollowing,
   shortFingerprint,
   WELL_KNOWN_PATH,
   type IdentityDocument,
+  type KeyChain,
   type OpenedIdentity,
 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT } from "../errors.js";
 import { registryBase, requestJson } from "../http.js";
 
-/** Fetches and verifies the identity document; with `pinned`, its key must be one of them. */
-export async function fetchIdentity(registry: string, pinned?: readonly string[]): Promise<OpenedIdentity> {
+/**
+ * Fetches and verifies the identity document; with `pinned`, its key must be one of them or a
+ * key a logged rotation it lists chains them to (PROTOCOL §21), and `chain` says which.
+ */
+export async function fetchIdentity(registry: string, pinned?: readonly string[]): Promise<OpenedIdentity & { chain?: KeyChain }> {
   const document = await requestJson<unknown>(`${registry}${WELL_KNOWN_PATH}`);
-  const opened = await openIdentity(document, pinned);
+  const opened = pinned ? await openIdentityFollowing(document, { fingerprints: pinned }) : await openIdentity(document);
   if (!opened.ok) throw new CliError(`${registry}: ${opened.error}`, EXIT.rejected);
   return opened.value;
 }
@@ -34,7 +39,8 @@ export const identity: Command = {
     if (positionals.length !== 1) throw wrongArguments(this, "one registry <url>", positionals);
     const registry = registryBase(positionals[0]);
     const pinned = str(values, "fingerprint");
-    const { document, keyid } = await fetchIdentity(registry, pinned ? [pinned] : undefined);
+    const { document, keyid, chain } = await fetchIdentity(registry, pinned ? [pinned] : undefined);
+    const followed = pinned && keyid !== pinned ? (chain?.rotations ?? []).map((r) => `${r.from.keyid} → ${r.to.keyid} at log index ${r.sequence}`).join(", ") : "";
     await checkLogKey(document, keyid);
     const npmProblem = await checkIdentityNpmKeys(document);
     if (npmProblem) throw new CliError(`${registry}: identity document: ${npmProblem}`, EXIT.rejected);
@@ -49,7 +55,8 @@ export const identity: Command = {
         ...(document.npmKeys?.length
           ? document.npmKeys.map((k, i) => `${i ? "            " : "npm key:    "} ${k.keyid} (${k.keytype}; npm audit signatures checks ${registry}/-/npm/v1/keys against it)`)
           : ["npm key:     (none: this registry serves no npm registry signatures)"]),
-        pinned ? "matches the fingerprint you gave" : "not checked against a pin: compare the fingerprint with one obtained out of band",
+        ...(document.keys.filter((k) => k.status === "retired").map((k) => `retired:     ${k.keyid} (rotated away at log index ${k.until}; valid for what it countersigned before)`)),
+        pinned ? (followed ? `follows from the fingerprint you gave by the registry's logged key rotation: ${followed}` : "matches the fingerprint you gave") : "not checked against a pin: compare the fingerprint with one obtained out of band",
       ],
       { ...document, fingerprint: keyid, pinned: pinned !== undefined },
     );

@@ -34,6 +34,7 @@ import {
   equalBytes,
   type LogEntry,
   type RegistryStatement,
+  rootOf,
 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
@@ -76,10 +77,12 @@ export interface MonitorReport {
 
 export interface KeyEvent {
   index: number;
-  kind: "namespace_claimed" | "key_enrolled" | "key_revoked";
+  kind: "namespace_claimed" | "key_enrolled" | "key_revoked" | "registry_key_rotated";
   at: string;
-  /** The publisher key enrolled or revoked. */
+  /** The publisher key enrolled or revoked; for a rotation, the registry's new key. */
   keyid?: string;
+  /** registry_key_rotated: the registry key rotated away. */
+  from?: string;
   label?: string;
   /** key_revoked: its versions from this sequence number on are void. */
   since?: number;
@@ -121,15 +124,20 @@ export const monitor: Command = {
     const base = registryBase(given ?? rule.url);
 
     // The key and origin, from the signed identity document, under the pinned fingerprints.
+    // After a key rotation (PROTOCOL §21) the document is signed by the key the pins lead to; the
+    // log's history is still named on this machine by its first key.
     const identity = await fetchIdentity(base, rule.fingerprints);
     const key = identity.document.keys.find((k) => k.keyid === identity.keyid);
     const publicKey = key ? fromBase64(key.publicKey) : undefined;
     if (!publicKey) throw new CliError(`${base}: the identity document lists no public key for ${identity.keyid}`, EXIT.rejected);
     if (!identity.document.log) throw new CliError(`${base} has no transparency log (its identity document names none)`, EXIT.rejected);
+    const history = identity.chain ? rootOf(identity.chain, identity.keyid) : identity.keyid;
+    const otherKeys = identity.document.keys.flatMap((k) => (k.keyid !== identity.keyid && fromBase64(k.publicKey) ? [{ publicKey: fromBase64(k.publicKey)!, until: k.until }] : []));
     const made = await LogReader.create({
       base,
       registryOrigin: identity.document.origin,
       publicKey,
+      otherKeys,
       token: given === undefined || registryBase(given) === registryBase(rule.url) ? process.env.COUNTERSIGN_TOKEN : undefined,
       witnesses: await witnessVerifiers(rule.witnesses),
       quorum: rule.witnesses?.quorum ?? 0,
@@ -138,9 +146,9 @@ export const monitor: Command = {
     const reader = made.value;
 
     // The view: consistent with what was seen before, then stored.
-    const { head } = await advanceView(reader, identity.keyid, checkpointStore());
+    const { head } = await advanceView(reader, history, checkpointStore());
     const checkpoint = head.checkpoint;
-    const stored = readMonitorPosition(identity.keyid, namespace);
+    const stored = readMonitorPosition(history, namespace);
     const start = from ?? stored?.next ?? 0;
     if (from !== undefined && from > checkpoint.size) throw usageError(`--from ${from} is beyond the log's size ${checkpoint.size}`, { command: this.name, usage: this.usage });
     const begin = Math.min(start, checkpoint.size);
@@ -174,6 +182,9 @@ export const monitor: Command = {
           publications.push({ index, name: entry.name, version: entry.version, publishedAt: entry.publishedAt, publisher: entry.publisherKeyid, registryKey: entry.registryKeyid, sha512: entry.sha512 });
         } else if (entry.kind === "statement" && entry.statement.namespace === namespace) {
           statements.push(keyEvent(entry.statement, index));
+        } else if (entry.kind === "rotation") {
+          // The registry's own key: every namespace's concern.
+          statements.push({ index, kind: "registry_key_rotated", at: entry.rotation.at, keyid: entry.rotation.to.keyid, from: entry.rotation.from.keyid });
         }
       }
     }
@@ -186,7 +197,7 @@ export const monitor: Command = {
         actual: `root ${toBase64(root)}`,
       });
     }
-    writeMonitorPosition(identity.keyid, namespace, { next: checkpoint.size, checkpoint: { size: checkpoint.size, root: toBase64(checkpoint.rootHash) } });
+    writeMonitorPosition(history, namespace, { next: checkpoint.size, checkpoint: { size: checkpoint.size, root: toBase64(checkpoint.rootHash) } });
 
     const cosignatures = new Set(head.cosignatures.map((sig) => `${sig.name}+${sig.keyHash}`)).size;
     const report: MonitorReport = {
@@ -231,7 +242,9 @@ function listing(publications: Publication[], statements: KeyEvent[]): string[] 
         ? `  #${e.index}  key enrolled  ${e.at}  ${e.keyid}${e.label ? ` (${e.label})` : ""}`
         : e.kind === "key_revoked"
           ? `  #${e.index}  key revoked   ${e.at}  ${e.keyid}: its versions from #${e.since} on are void`
-          : `  #${e.index}  namespace claimed  ${e.at}`,
+          : e.kind === "registry_key_rotated"
+            ? `  #${e.index}  REGISTRY KEY ROTATED  ${e.at}  ${e.from} → ${e.keyid}`
+            : `  #${e.index}  namespace claimed  ${e.at}`,
     ]),
   ];
   return lines.sort((a, b) => a[0] - b[0]).map(([, line]) => line);

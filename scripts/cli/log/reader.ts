@@ -101,12 +101,25 @@ export interface LogReaderOptions {
   registryOrigin: string;
   /** The registry's Ed25519 public key, whose fingerprint the consumer pinned. */
   publicKey: Uint8Array;
+  /** Set when that key was rotated away at this log index: it signs trees up to this size only. */
+  publicKeyUntil?: number | undefined;
+  /**
+   * The registry's other keys of the same history (PROTOCOL §21): a key rotated away at log index
+   * `until` signs checkpoints of trees up to that size only; one without `until` signs any.
+   */
+  otherKeys?: readonly { publicKey: Uint8Array; until?: number | undefined }[];
   /** Witness cosignatures to verify when present (optional). */
   witnesses?: readonly NoteVerifier[];
   /** How many of `witnesses` must have cosigned a checkpoint that inclusion relies on (default 0). */
   quorum?: number;
   /** Sent to the pinned registry only (READ_ACCESS=token). */
   token?: string | undefined;
+}
+
+/** A checkpoint signed by a key rotated away at index `until` is only good for trees up to that size (they cannot contain the rotation). */
+function withinRange<T extends { ok: true; value: { checkpoint: Checkpoint } }>(opened: T, until: number | undefined): T | { ok: false; error: { code: "checkpoint"; reason: string } } {
+  if (until === undefined || opened.value.checkpoint.size <= until) return opened;
+  return fail({ code: "checkpoint" as const, reason: `it is signed by a registry key rotated away at log index ${until}, for a tree of size ${opened.value.checkpoint.size} that includes that rotation` });
 }
 
 export class LogReader {
@@ -128,6 +141,8 @@ export class LogReader {
   private constructor(
     options: LogReaderOptions,
     private readonly verifier: NoteVerifier,
+    private readonly others: readonly { verifier: NoteVerifier; until?: number | undefined }[] = [],
+    private readonly until?: number | undefined,
   ) {
     this.url = logUrl(options.base);
     this.origin = logOrigin(options.registryOrigin);
@@ -144,7 +159,13 @@ export class LogReader {
   static async create(options: LogReaderOptions): Promise<Result<LogReader, string>> {
     const verifier = await logVerifier(options.registryOrigin, options.publicKey);
     if (!verifier.ok) return fail(`no log key for ${options.registryOrigin}: ${verifier.error}`);
-    return ok(new LogReader(options, verifier.value));
+    const others: { verifier: NoteVerifier; until?: number | undefined }[] = [];
+    for (const key of options.otherKeys ?? []) {
+      const other = await logVerifier(options.registryOrigin, key.publicKey);
+      if (!other.ok) return fail(`no log key for ${options.registryOrigin}: ${other.error}`);
+      if (other.value.keyHash !== verifier.value.keyHash) others.push({ verifier: other.value, until: key.until });
+    }
+    return ok(new LogReader(options, verifier.value, others, options.publicKeyUntil));
   }
 
   /** Whether `signed` carries the pinned witnesses' quorum of cosignatures (each verified when it was opened). */
@@ -167,7 +188,7 @@ export class LogReader {
   openCheckpoint(text: string): Promise<Result<SignedCheckpoint, LogProblem>> {
     let found = this.opened.get(text);
     if (!found) {
-      found = openCheckpoint(text, this.origin, this.verifier, this.witnesses).then((opened) => {
+      found = this.openUnderAnyKey(text).then((opened) => {
         if (opened.ok) {
           this.largestSize = Math.max(this.largestSize, opened.value.checkpoint.size);
           const signed = { text, checkpoint: opened.value.checkpoint, cosignatures: opened.value.cosignatures };
@@ -180,6 +201,21 @@ export class LogReader {
       this.opened.set(text, found);
     }
     return found;
+  }
+
+  /**
+   * Opens `text` under the registry key, else under another key of its history; a key rotated
+   * away at index `until` may not have signed a tree larger than `until` (such a tree contains
+   * its own rotation).
+   */
+  private async openUnderAnyKey(text: string): ReturnType<typeof openCheckpoint> {
+    const first = await openCheckpoint(text, this.origin, this.verifier, this.witnesses);
+    if (first.ok || this.others.length === 0) return first.ok ? withinRange(first, this.until) : first;
+    for (const other of this.others) {
+      const opened = await openCheckpoint(text, this.origin, other.verifier, this.witnesses);
+      if (opened.ok) return withinRange(opened, other.until);
+    }
+    return first;
   }
 
   /** The tree a signed checkpoint commits to, for checking inclusion proofs against it (one per checkpoint per run). */

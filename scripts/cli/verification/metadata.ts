@@ -18,7 +18,7 @@
  * version of a package passed, the statement's serial becomes the new floor (higher wins).
  */
 
-import { checkListed, openPackageMetadata, type MetadataProblem, type SeenMetadata, type VerifyFailure } from "../../../src/core/index.js";
+import { checkListed, currentKeys, openPackageMetadata, rootOf, type MetadataProblem, type SeenMetadata, type VerifyFailure } from "../../../src/core/index.js";
 import { registryBase } from "../http.js";
 import { metadataStore, type MetadataStore } from "../log/metadata-store.js";
 import type { ProvenanceOutcome, ProvenanceRequest } from "./provenance.js";
@@ -67,13 +67,18 @@ export function metadataFailure(problem: MetadataProblem, where: { name: string;
 
 /** Checks every verified outcome's package metadata; replaces those that fail (in place) and raises the floors of those that pass. */
 export async function checkMetadata(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], served: ServedMetadata, options: MetadataCheckOptions = {}): Promise<void> {
-  const groups = new Map<string, { keyid: string; name: string; indexes: number[] }>();
+  // One statement per package and registry history: after a key rotation (PROTOCOL §21) versions
+  // countersigned by the old key and the new are listed by one statement, which only a key not
+  // rotated away may sign; floors are kept under the history's first key.
+  const groups = new Map<string, { keyid: string; signers: string[]; name: string; indexes: number[] }>();
   outcomes.forEach((outcome, i) => {
     if (outcome?.status !== "verified") return;
-    const keyid = outcome.verified.registry.keyid;
+    const signedBy = outcome.verified.registry.keyid;
+    const keyid = outcome.chain ? rootOf(outcome.chain, signedBy) : signedBy;
+    const signers = outcome.chain ? currentKeys(outcome.chain) : [signedBy];
     const name = requests[i]!.spec.name;
     const key = `${keyid}\0${name}`;
-    const group = groups.get(key) ?? { keyid, name, indexes: [] };
+    const group = groups.get(key) ?? { keyid, signers, name, indexes: [] };
     group.indexes.push(i);
     groups.set(key, group);
   });
@@ -85,7 +90,7 @@ export async function checkMetadata(requests: ProvenanceRequest[], outcomes: Pro
   for (const group of groups.values()) {
     const place = sourceOf(requests, outcomes, group.indexes);
     const envelope = served.get(place)?.get(group.name);
-    const opened = await openPackageMetadata(envelope, { name: group.name, pinned: [group.keyid], now, seen: store.read(group.keyid, group.name) });
+    const opened = await openPackageMetadata(envelope, { name: group.name, pinned: group.signers, now, seen: store.read(group.keyid, group.name) });
     if (!opened.ok) {
       for (const i of group.indexes) outcomes[i] = { status: "failed", failure: metadataFailure(opened.error, whereOf(requests[i]!), place) };
       continue;

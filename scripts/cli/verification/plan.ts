@@ -12,7 +12,7 @@
  *   there), with one unambiguous sha512, and is checked against the pin of its package name.
  */
 
-import { checkPackageName, checkVersion, hexFromSri, resolvePin, type Pins, type Resolution, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
+import { checkPackageName, checkVersion, hexFromSri, resolvePin, type Pins, type Resolution, type RetiredKey, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
 import type { LockEntry, SourceKind } from "../lockfiles/types.js";
 
 export interface RegistryPin {
@@ -20,6 +20,8 @@ export interface RegistryPin {
   registry: string;
   url: string;
   fingerprints: string[];
+  /** Keys rotated away, trusted below their rotation's log index (pins `retired`). */
+  retired?: RetiredKey[];
   /** Witnesses whose cosignatures the registry's log checkpoints need (pins `witnesses`). */
   witnesses?: WitnessPolicy;
 }
@@ -102,7 +104,7 @@ export function planEntry(entry: LockEntry, pins: Pins): Planned {
   if (!nameCheck.ok || !versionCheck.ok) return failure(entry, own.namespace, "binding", "invalid_request", `${nameCheck.ok ? (versionCheck.ok ? "" : versionCheck.reason) : nameCheck.reason}, at ${where(entry)}`);
 
   const rule = own.rule as Extract<Resolution["rule"], { kind: "registry" }>;
-  const pin: RegistryPin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
+  const pin: RegistryPin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.retired ? { retired: rule.retired } : {}), ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
   if (!entry.integrityOfTarball) return { status: "check", entry, namespace: own.namespace, pin, sha512: undefined };
   const locked = lockedSha512(entry.integrity);
   if (!locked.ok) return failure(entry, own.namespace, "integrity", "digest_mismatch", `${locked.reason}, at ${where(entry)}`);

@@ -17,7 +17,9 @@ import { lockfilePaths, readLockfile } from "../lockfiles/index.js";
 import { configuredRegistry } from "../lockfiles/registries.js";
 import type { LockEntry, Manager, SourceKind } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
+import { writePins } from "../commands/pin.js";
 import { readReceipt, writeReceipt } from "../receipts.js";
+import { followedRotations, pinsFollowing } from "./follow.js";
 import { specKey } from "../registry-client.js";
 import { planEntry, type Planned } from "./plan.js";
 import { findProvenance, type LogInclusionReport, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
@@ -175,7 +177,19 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   const summary = { total: packages.length, verified: count("verified"), unverified: count("unverified"), failed: count("failed"), unavailable: count("unavailable") };
   const exitCode = summary.failed > 0 ? EXIT.rejected : summary.unavailable > 0 ? EXIT.unavailable : EXIT.ok;
   const warnings = newPublisherKeys(previous, packages);
-  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, namespaces: byNamespace(pins, packages), packages, notes: lockfileNotes(lockfiles), warnings };
+  const notes = lockfileNotes(lockfiles);
+  // A registry's key rotation that verification followed: the pins follow it too (follow.ts).
+  const followed = followedRotations(requests, outcomes);
+  if (followed.size) {
+    const { pins: updated, changes } = pinsFollowing(pins, followed);
+    try {
+      writePins(options.pinsPath, updated);
+      for (const change of changes) notes.push(`${change}. ${options.pinsPath} was updated: review and commit it`);
+    } catch (err) {
+      for (const change of changes) notes.push(`${change}. ${options.pinsPath} could not be updated (${(err as Error).message}): set it so, and commit it`);
+    }
+  }
+  const report: ProjectReport = { ok: exitCode === EXIT.ok, exitCode, pins: options.pinsPath, lockfiles, summary, namespaces: byNamespace(pins, packages), packages, notes, warnings };
 
   // 4. Receipt for the runtime phase.
   if (report.ok && options.receipt !== false) {

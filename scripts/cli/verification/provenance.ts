@@ -31,7 +31,20 @@
  * number; a failure is at layer "metadata" (a place that serves none: `metadata_missing`).
  */
 
-import { newCosignatureVerifier, type NoteVerifier, type Policy, type Verified, type VerifyFailure, type WitnessPolicy } from "../../../src/core/index.js";
+import {
+  followRotations,
+  rootOf,
+  newCosignatureVerifier,
+  openRotation,
+  type KeyChain,
+  type KeyRotation,
+  type NoteVerifier,
+  type Policy,
+  type Result,
+  type Verified,
+  type VerifyFailure,
+  type WitnessPolicy,
+} from "../../../src/core/index.js";
 import { CliError, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
 import { RegistryClient, specKey, type Spec } from "../registry-client.js";
@@ -39,7 +52,7 @@ import { checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from 
 import { LogReader } from "../log/reader.js";
 import { checkpointStore, type CheckpointStore } from "../log/store.js";
 import type { MetadataStore } from "../log/metadata-store.js";
-import { judge } from "./judge.js";
+import { historyKeys, identityKeys, judgeAgainstChain } from "./registry-keys.js";
 import { checkMetadata, recordServed, type MetadataReport, type ServedMetadata } from "./metadata.js";
 import type { RegistryPin } from "./plan.js";
 
@@ -65,7 +78,19 @@ export interface LogInclusionReport {
 }
 
 export type ProvenanceOutcome =
-  | { status: "verified"; verified: Verified; bundle: unknown; source: string; sha512: string; log?: LogInclusionReport; metadata?: MetadataReport }
+  | {
+      status: "verified";
+      verified: Verified;
+      bundle: unknown;
+      source: string;
+      sha512: string;
+      /** The registry's keys as the pins and its logged rotations make them (PROTOCOL §21); absent: the countersigning key alone. */
+      chain?: KeyChain;
+      /** Countersigned by a key the pins do not name, reached by following a rotation. */
+      followed?: boolean;
+      log?: LogInclusionReport;
+      metadata?: MetadataReport;
+    }
   | { status: "failed"; failure: VerifyFailure }
   | { status: "unavailable"; message: string };
 
@@ -109,6 +134,19 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
   };
   const pending = new Map<number, Pending>();
   const served: ServedMetadata = new Map();
+  // Key rotations each place served (opened; one that does not open is left out and named if it mattered).
+  const rotationsAt = new Map<string, { opened: KeyRotation[]; problems: string[] }>();
+  const chains = new Map<string, Result<KeyChain>>();
+  /** The registry's keys for a pin, from the pins and the rotations served by the pinned URL and `place`. */
+  const chainFor = (pin: RegistryPin, place: string): Result<KeyChain> => {
+    const key = `${JSON.stringify([pin.fingerprints, pin.retired ?? []])} ${place}`;
+    let chain = chains.get(key);
+    if (!chain) {
+      const served = [...(rotationsAt.get(registryBase(pin.url))?.opened ?? []), ...(place === registryBase(pin.url) ? [] : (rotationsAt.get(place)?.opened ?? []))];
+      chains.set(key, (chain = followRotations(pin, served)));
+    }
+    return chain;
+  };
 
   // Bytes whose lockfile digest is not of the tarball: hash what the package manager downloads.
   await Promise.all(
@@ -154,6 +192,8 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
           const answer = await client(place).provenanceAnswer(specs);
           bundles = answer.bundles;
           recordServed(served, place, answer.metadata);
+          const opened = await Promise.all(answer.rotations.map((r) => openRotation(r)));
+          rotationsAt.set(place, { opened: opened.flatMap((r) => (r.ok ? [r.value] : [])), problems: opened.flatMap((r) => (r.ok ? [] : [r.error])) });
         } catch (err) {
           if (!(err instanceof CliError)) throw err;
           for (const i of indexes) pending.get(i)!.unreachable.set(place, err.message);
@@ -164,17 +204,29 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
             const item = pending.get(i)!;
             const bundle = bundles.get(specKey(item.request.spec));
             if (bundle === undefined) return;
-            const result = await judge({
-              name: item.request.spec.name,
-              version: item.request.spec.version,
-              sha512: item.sha512,
-              bundle,
-              fingerprints: item.request.pin.fingerprints,
-              policy: options.policy,
-              previousPublisher: item.request.previousPublisher,
-            });
+            const { pin } = item.request;
+            const chain = chainFor(pin, place);
+            if (!chain.ok) {
+              item.failures.push({ failure: failureOf(item.request, "binding", "registry_key_retired", `the registry's key rotations do not form one history: ${chain.error}`), place });
+              return;
+            }
+            const result = await judgeAgainstChain(
+              {
+                name: item.request.spec.name,
+                version: item.request.spec.version,
+                sha512: item.sha512,
+                bundle,
+                fingerprints: [...chain.value.keys.keys()],
+                policy: options.policy,
+                previousPublisher: item.request.previousPublisher,
+              },
+              chain.value,
+              rotationsAt.get(place)?.problems ?? [],
+            );
             if (result.ok) {
-              record(i, { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512 });
+              const keyid = result.value.registry.keyid;
+              const followed = !pin.fingerprints.includes(keyid) && !(pin.retired ?? []).some((k) => k.fingerprint === keyid);
+              record(i, { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512, chain: chain.value, ...(followed ? { followed } : {}) });
               pending.delete(i);
             } else if (result.error.layer === "policy") {
               // The bytes verified; the consumer's rules decide, wherever the bundle came from.
@@ -207,14 +259,17 @@ export async function witnessVerifiers(policy: WitnessPolicy | undefined): Promi
  * a failure replaces the outcome (layer "log"), an unreadable log makes it unavailable.
  */
 export async function checkLogs(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], options: Pick<ProvenanceOptions, "token" | "checkpoints">): Promise<void> {
-  const groups = new Map<string, { base: string; keyid: string; origin: string; witnesses: WitnessPolicy | undefined; indexes: number[] }>();
+  // One log per history of keys: a registry that rotated its key keeps one log (PROTOCOL §21),
+  // named on this machine by the first key of that history.
+  const groups = new Map<string, { base: string; keyid: string; origin: string; witnesses: WitnessPolicy | undefined; chain: KeyChain | undefined; pin: RegistryPin; indexes: number[] }>();
   outcomes.forEach((outcome, i) => {
     if (outcome?.status !== "verified") return;
     const { pin } = requests[i]!;
     const base = registryBase(pin.url);
-    const { keyid, origin } = outcome.verified.registry;
+    const { origin } = outcome.verified.registry;
+    const keyid = outcome.chain ? rootOf(outcome.chain, outcome.verified.registry.keyid) : outcome.verified.registry.keyid;
     const key = `${base} ${keyid} ${origin} ${JSON.stringify(pin.witnesses ?? null)}`;
-    const group = groups.get(key) ?? { base, keyid, origin, witnesses: pin.witnesses, indexes: [] };
+    const group = groups.get(key) ?? { base, keyid, origin, witnesses: pin.witnesses, chain: outcome.chain, pin, indexes: [] };
     group.indexes.push(i);
     groups.set(key, group);
   });
@@ -240,6 +295,11 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
     [...groups.values()].map(async (group) => {
       const first = outcomes[group.indexes[0]!] as Extract<ProvenanceOutcome, { status: "verified" }>;
       const key = registryOfBundle(first.bundle);
+      const logKeys = historyKeys(group.chain, group.indexes.map((i) => (outcomes[i] as Extract<ProvenanceOutcome, { status: "verified" }>).bundle));
+      // After a rotation the log's checkpoints are signed by the current key, whose public key
+      // neither the pins nor old bundles carry: the registry's identity document has it, opened
+      // under the pins (fetched only in that case).
+      if (group.pin.retired?.length && !group.chain?.rotations.length) logKeys.push(...(await identityKeys(group.pin, [group.base, registryBase(group.origin)])));
       const witnesses = await witnessVerifiers(group.witnesses);
       const quorum = group.witnesses?.quorum ?? 0;
       const items: LogItem[] = group.indexes.map((i) => {
@@ -254,7 +314,18 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
       let result: Awaited<ReturnType<typeof checkLog>> | undefined;
       let reader: LogReader | undefined;
       for (const base of bases) {
-        const made = key && (await LogReader.create({ base, registryOrigin: group.origin, publicKey: key.publicKey, token: base === group.base ? options.token : undefined, witnesses, quorum }));
+        const made =
+          key &&
+          (await LogReader.create({
+            base,
+            registryOrigin: group.origin,
+            publicKey: key.publicKey,
+            publicKeyUntil: group.chain?.keys.get(key.keyid)?.until,
+            otherKeys: logKeys,
+            token: base === group.base ? options.token : undefined,
+            witnesses,
+            quorum,
+          }));
         if (!made?.ok) {
           for (const i of group.indexes) outcomes[i] = logFailure(i, { code: "bad_checkpoint", message: `no transparency log key for ${group.origin}${made ? `: ${made.error}` : ""}` });
           return;
@@ -284,8 +355,17 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
   );
 }
 
+const failureOf = (request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string): VerifyFailure => ({
+  layer,
+  code,
+  message,
+  name: request.spec.name,
+  version: request.spec.version,
+  namespace: request.namespace,
+});
+
 function failedAt(request: ProvenanceRequest, layer: VerifyFailure["layer"], code: VerifyFailure["code"], message: string, extra: Partial<VerifyFailure> = {}): ProvenanceOutcome {
-  return { status: "failed", failure: { layer, code, message, name: request.spec.name, version: request.spec.version, namespace: request.namespace, ...extra } };
+  return { status: "failed", failure: { ...failureOf(request, layer, code, message), ...extra } };
 }
 
 function settle(item: Pending): ProvenanceOutcome {

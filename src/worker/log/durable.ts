@@ -9,7 +9,9 @@
 
 import { DurableObject } from "cloudflare:workers";
 import { logOrigin, logSigner } from "../../core/index.js";
-import { readConfig, registrySigner } from "../config.js";
+import { readConfig } from "../config.js";
+import { currentSigner } from "../signing-key.js";
+import { d1MetaStore } from "../storage/d1.js";
 import type { Env } from "../env.js";
 import { runRound, tlogProof, type SequencerDeps, type TreeState, type TreeStore } from "./sequencer.js";
 import { d1EntrySource, r2LogFiles, sqlTreeStore, sqlWitnessSizes } from "./stores.js";
@@ -107,7 +109,10 @@ export class LogSequencer extends DurableObject<Env> {
 
   private async deps(): Promise<SequencerDeps> {
     const config = readConfig(this.env);
-    const signer = await registrySigner(this.env); // throws without REGISTRY_ORIGIN
+    // The key that signs now (throws without REGISTRY_ORIGIN); entry 0 names the first key the
+    // log had, whatever key signs today, so the tree's first leaf never changes.
+    const rotations = await d1MetaStore(this.env.DB).rotations();
+    const signer = await currentSigner(this.env, async () => rotations, { fresh: true });
     const origin = config.origin!;
     return {
       tree: this.tree,
@@ -115,7 +120,7 @@ export class LogSequencer extends DurableObject<Env> {
       files: r2LogFiles(this.env.ARTIFACTS),
       signer: await logSigner(origin, signer),
       origin: logOrigin(origin),
-      registry: { origin, keyid: signer.keyid },
+      registry: { origin, keyid: rotations[0]?.from ?? signer.keyid },
       witnesses: { witnesses: await this.witnessList(), sizes: sqlWitnessSizes(this.ctx.storage), fetch: (request) => fetch(request) },
     };
   }

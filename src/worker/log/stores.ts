@@ -79,6 +79,7 @@ export function d1EntrySource(db: D1Database): EntrySource {
           `SELECT sequence, payload FROM (
              SELECT sequence, json_extract(bundle, '$.countersignature.payload') AS payload FROM versions WHERE sequence >= ?1
              UNION ALL SELECT sequence, json_extract(envelope, '$.payload') FROM registry_statements WHERE sequence >= ?1
+             UNION ALL SELECT sequence, json_extract(envelope, '$.payload') FROM key_rotations WHERE sequence >= ?1
            ) ORDER BY sequence LIMIT ?2`,
         )
         .bind(from, limit)

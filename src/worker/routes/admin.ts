@@ -8,9 +8,10 @@
 
 import { Hono } from "hono";
 import * as z from "zod/mini";
-import { checkNamespace, fingerprint, isFingerprint, KEY_PROBLEM_TEXT, parsePublicKey } from "../../core/index.js";
+import { checkNamespace, fingerprint, isFingerprint, KEY_PROBLEM_TEXT, parsePublicKey, signRotation } from "../../core/index.js";
 import { hashToken, newToken, requireAdmin } from "../auth.js";
-import { originNotConfigured } from "../config.js";
+import { originNotConfigured, registrySigner } from "../config.js";
+import { forgetCurrentSigner, nextSigner } from "../signing-key.js";
 import type { AppContext, AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
@@ -97,6 +98,46 @@ adminRoutes.delete("/namespaces/:namespace/keys/:keyid", async (c) => {
   const recorded = await recordStatement(c.var.deps, signingOrigin(c), claim, context.lastSequence, (row) => meta.revokeKey(namespace, keyid, now().toISOString(), row), "revoked");
   if (recorded.outcome === "not_found") throw noActiveKey(keyid, namespace);
   return c.json({ namespace, keyid, revoked: true, since: since ?? recorded.statement!.sequence, ...logged(recorded) });
+});
+
+/**
+ * Rotates the registry key (PROTOCOL §21): the rotation from REGISTRY_SIGNING_KEY to
+ * REGISTRY_NEXT_SIGNING_KEY, signed by both, committed at the next sequence number and logged.
+ * From the commit on, the successor signs (signing-key.ts). Asked again once done, it answers
+ * the rotation it logged (200).
+ */
+adminRoutes.post("/rotate", async (c) => {
+  const origin = signingOrigin(c);
+  const pending = nextSigner(c.env);
+  if (!pending) throw badRequest("no_next_key", "set REGISTRY_NEXT_SIGNING_KEY to the new key's seed first (countersign registry-keygen), then rotate");
+  const [current, successor] = await Promise.all([registrySigner(c.env), pending]);
+  const { meta, now } = c.var.deps;
+  const done = (await meta.rotations()).find((r) => r.to === successor.keyid);
+  if (done) {
+    const { proofs } = await c.var.deps.log().proofs([done.sequence]);
+    return c.json({ rotated: true, from: done.from, to: done.to, statement: JSON.parse(done.envelope) as unknown, log: { index: done.sequence, ...(proofs[0] ? { tlogProof: proofs[0] } : { pending: true }) } });
+  }
+  let sequence = (await meta.lastSequence()) + 1;
+  for (let attempt = 1; attempt <= 64; attempt++) {
+    const createdAt = now().toISOString();
+    const envelope = await signRotation({ origin, sequence, at: createdAt }, current, successor);
+    const outcome = await meta.commitRotation({ sequence, from: current.keyid, to: successor.keyid, envelope: JSON.stringify(envelope), createdAt });
+    if (outcome === "committed") {
+      forgetCurrentSigner();
+      let tlogProof: string | null = null;
+      try {
+        tlogProof = (await c.var.deps.log().logged(sequence)).tlogProof;
+      } catch (err) {
+        console.error(`log: key rotation ${sequence} is committed but not yet in a checkpoint: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return c.json({ rotated: true, from: current.keyid, to: successor.keyid, statement: envelope, log: { index: sequence, ...(tlogProof ? { tlogProof } : { pending: true }) } }, 201);
+    }
+    if (outcome === "not_current") {
+      throw new ApiError(409, "key_not_current", `REGISTRY_SIGNING_KEY (${current.keyid}) is not the registry's current key, or one of the two keys was in a rotation before: nothing was rotated`);
+    }
+    sequence = (await meta.lastSequence()) + 1;
+  }
+  throw new ApiError(503, "storage_unavailable", "too many changes at once; nothing was rotated, retry");
 });
 
 function sinceParam(value: string | undefined): number | undefined {

@@ -26,6 +26,7 @@ import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, notFound } from "../errors.js";
 import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
+import { currentSigner } from "../signing-key.js";
 import { publishVersion, type PublishDeps, type PublishRequest } from "../publish.js";
 import type { StoredBundle, VersionRow } from "../storage/meta.js";
 
@@ -38,7 +39,8 @@ export const packageRoutes = new Hono<AppEnv>();
 /** What publishing (and staging, and approving) needs of the request's dependencies. */
 export async function publishDeps(c: AppContext): Promise<PublishDeps> {
   const deps = c.var.deps;
-  return { meta: deps.meta, staging: deps.staging, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), log: deps.log(), npmSigner: deps.npmSigner };
+  const freshSigner = () => currentSigner(c.env, () => deps.meta.rotations(), { fresh: true });
+  return { meta: deps.meta, staging: deps.staging, blobs: deps.blobs, config: deps.config, now: deps.now, signer: await deps.signer(), freshSigner, log: deps.log(), npmSigner: deps.npmSigner };
 }
 
 /** A native upload (`PUT …/<name>/<version>[?tag=]`, publish or stage) as the publish code takes it. */
@@ -140,7 +142,12 @@ packageRoutes.post("/bundles", async (c) => {
   });
   const valid = wanted.filter((w) => w.name && checkPackageName(w.name).ok && checkVersion(w.version).ok);
   const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, StoredBundle>();
-  const [proofs, metadata] = await Promise.all([latestProofs(c, found), metadataOf(c, [...new Set(valid.filter((w) => found.has(w.spec)).map((w) => w.name))])]);
+  const [proofs, metadata, rotations] = await Promise.all([
+    latestProofs(c, found),
+    metadataOf(c, [...new Set(valid.filter((w) => found.has(w.spec)).map((w) => w.name))]),
+    // The registry's key rotations (PROTOCOL §21), so a consumer pinned to an earlier key can follow them.
+    found.size ? c.var.deps.meta.rotations() : [],
+  ]);
   // Stored bundles are JSON text: splice them in rather than parse and re-serialise thousands.
   const entries = wanted.map((w) => {
     const stored = found.get(w.spec);
@@ -149,7 +156,8 @@ packageRoutes.post("/bundles", async (c) => {
     return `${JSON.stringify(w.spec)}:${proof === null ? stored.json : `${stored.json.slice(0, -1)},"tlogProof":${JSON.stringify(proof)}}`}`;
   });
   const signed = [...metadata].map(([name, envelope]) => `${JSON.stringify(name)}:${JSON.stringify(envelope)}`);
-  return c.body(`{"bundles":{${entries.join(",")}},"metadata":{${signed.join(",")}}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  const rotated = rotations.length ? `,"rotations":[${rotations.map((r) => r.envelope).join(",")}]` : "";
+  return c.body(`{"bundles":{${entries.join(",")}},"metadata":{${signed.join(",")}}${rotated}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });
 
 /** The signed metadata of each package (metadata.ts), in one more round trip whatever their number; none without REGISTRY_ORIGIN. */

@@ -132,10 +132,11 @@ const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE cons
 const D1_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /**
- * The highest sequence number committed: versions and registry statements share one sequence
- * (migrations/0009), the log's indexes. Two index probes.
+ * The highest sequence number committed: versions, registry statements and key rotations share
+ * one sequence (migrations/0009, 0011), the log's indexes. Three index probes.
  */
-const LAST_SEQUENCE = "max((SELECT COALESCE(MAX(sequence), 0) FROM versions), (SELECT COALESCE(MAX(sequence), 0) FROM registry_statements))";
+const LAST_SEQUENCE =
+  "max((SELECT COALESCE(MAX(sequence), 0) FROM versions), (SELECT COALESCE(MAX(sequence), 0) FROM registry_statements), (SELECT COALESCE(MAX(sequence), 0) FROM key_rotations))";
 
 /**
  * How long a blob-collector claim (migrations/0004, src/worker/gc.ts) refuses commits of its
@@ -159,6 +160,7 @@ function commitRefusal(err: unknown): Exclude<CommitOutcome, "committed"> | null
   const message = err instanceof Error ? err.message : "";
   if (/NOT NULL constraint failed: versions\.sequence|UNIQUE constraint failed: versions\.sequence/.test(message)) return "sequence_taken";
   if (/NOT NULL constraint failed: versions\.sha512/.test(message)) return "blob_collected";
+  if (/NOT NULL constraint failed: versions\.bundle/.test(message)) return "key_retired";
   if (isUniqueViolation(err)) return "exists";
   return null;
 }
@@ -228,6 +230,33 @@ export function d1MetaStore(db: D1Database): MetaStore {
         db.prepare("UPDATE publisher_keys SET revoked_at = ? WHERE namespace = ? AND keyid = ? AND revoked_at IS NULL").bind(now, namespace, keyid),
       ]);
       return outcome === "refused" ? "not_found" : outcome === "committed" ? "revoked" : outcome;
+    },
+
+    async rotations() {
+      const { results } = await db.prepare("SELECT sequence, from_keyid, to_keyid, envelope FROM key_rotations ORDER BY sequence").all<{ sequence: number; from_keyid: string; to_keyid: string; envelope: string }>();
+      return results.map((r) => ({ sequence: r.sequence, from: r.from_keyid, to: r.to_keyid, envelope: r.envelope }));
+    },
+
+    async commitRotation(row) {
+      // Only from the key that signs now (the last rotation's `to`, or any key before the first
+      // rotation), only once per key, and only at the next sequence number.
+      const insert = db
+        .prepare(
+          `INSERT INTO key_rotations (sequence, from_keyid, to_keyid, envelope, created_at)
+           VALUES (CASE WHEN ?1 > ${LAST_SEQUENCE} THEN ?1 END,
+             CASE WHEN COALESCE((SELECT to_keyid FROM key_rotations ORDER BY sequence DESC LIMIT 1), ?2) = ?2 THEN ?2 END,
+             ?3, ?4, ?5)`,
+        )
+        .bind(row.sequence, row.from, row.to, row.envelope, row.createdAt);
+      try {
+        await insert.run();
+        return "committed";
+      } catch (err) {
+        const message = err instanceof Error ? err.message : "";
+        if (/key_rotations\.sequence/.test(message)) return "sequence_taken";
+        if (/key_rotations\.(from_keyid|to_keyid)/.test(message)) return "not_current";
+        throw err;
+      }
     },
 
     async listStatements(namespace, after, limit) {
@@ -336,8 +365,9 @@ export function d1MetaStore(db: D1Database): MetaStore {
       // The sequence number is allocated here, at the commit point: the row is written only if
       // its number is above every committed one (an index probe on the UNIQUE column), so
       // concurrent publishes that proposed the same number commit one at a time and the others
-      // are told to propose again; and only if the blob collector has not claimed the artifact's
-      // blob since the publish read `readAt` (before it wrote the blob), or shortly before.
+      // are told to propose again; only if the blob collector has not claimed the artifact's blob
+      // since the publish read `readAt` (before it wrote the blob), or shortly before; and only if
+      // the countersigning key is the registry's current one (the last rotation's, PROTOCOL §21).
       const statements = [
         db
           .prepare(
@@ -346,7 +376,10 @@ export function d1MetaStore(db: D1Database): MetaStore {
                ?5, ?6,
                CASE WHEN NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?7
                  AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', COALESCE(?14, 'now'), '-${BLOB_CLAIM_SECONDS} seconds')) THEN ?7 END,
-               ?8, ?9, ?10, ?11, ?12, ?13, ?15, ?16)`,
+               ?8, ?9,
+               CASE WHEN COALESCE((SELECT to_keyid FROM key_rotations ORDER BY sequence DESC LIMIT 1), json_extract(?10, '$.countersignature.signatures[0].keyid'))
+                 = json_extract(?10, '$.countersignature.signatures[0].keyid') THEN ?10 END,
+               ?11, ?12, ?13, ?15, ?16)`,
           )
           .bind(row.name, row.version, row.namespace, row.sequence, row.size, row.sha256, row.sha512, row.sha1, row.publisherKeyid, row.bundle, row.manifest, row.publishedAt, row.deprecated, readAt ?? null, row.npmSignature ?? null, row.readme ?? null),
       ];

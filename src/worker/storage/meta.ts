@@ -136,9 +136,11 @@ export interface PublishContext {
  * How a commit ended. `sequence_taken`: another version committed the proposed sequence number
  * (or a higher one) first; nothing was written, propose `lastSequence() + 1`. `blob_collected`:
  * the blob collector claimed the artifact's blob after `readAt`, so its bytes may be gone;
- * nothing was written, the upload must be repeated.
+ * nothing was written, the upload must be repeated. `key_retired`: the countersignature is not by
+ * the registry's current key (the last committed rotation's: another isolate rotated since this
+ * one read its signer); nothing was written, sign again with the current key.
  */
-export type CommitOutcome = "committed" | "exists" | "sequence_taken" | "blob_collected";
+export type CommitOutcome = "committed" | "exists" | "sequence_taken" | "blob_collected" | "key_retired";
 
 export interface TagUpdate {
   tag: string;
@@ -156,6 +158,13 @@ export interface MetaStore {
   listNamespaces(): Promise<NamespaceRow[]>;
   enrolKey(row: Omit<PublisherKeyRow, "revokedAt">, statement: StatementRow): Promise<"enrolled" | "exists" | "no_namespace" | "sequence_taken">;
   revokeKey(namespace: string, keyid: string, now: string, statement: StatementRow): Promise<"revoked" | "not_found" | "sequence_taken">;
+  /** The registry's key rotations in log order (PROTOCOL §21): `from` and `to` fingerprints and the envelope JSON. */
+  rotations(): Promise<{ sequence: number; from: string; to: string; envelope: string }[]>;
+  /**
+   * Commits a rotation at `sequence`: `sequence_taken` if the number is gone, `not_current` if
+   * `from` is not the key that signs now (or either key was in a rotation before).
+   */
+  commitRotation(row: { sequence: number; from: string; to: string; envelope: string; createdAt: string }): Promise<"committed" | "sequence_taken" | "not_current">;
   /** A namespace's registry statements after sequence `after`, in log order, at most `limit` (null: no such namespace). */
   listStatements(namespace: string, after: number, limit: number): Promise<{ sequence: number; envelope: string }[] | null>;
   listKeys(namespace: string): Promise<PublisherKeyRow[] | null>;
