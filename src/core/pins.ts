@@ -61,6 +61,8 @@ const WitnessPolicy = z
 const RetiredKey = z.strictObject({
   fingerprint: z.string().check(z.refine(isFingerprint, "expected a full SHA256: fingerprint")),
   until: z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER)),
+  /** The rotation declared the key compromised: its countersignatures count only below this index. */
+  compromisedSince: z.optional(z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER))),
 });
 
 const RegistryPin = z.strictObject({

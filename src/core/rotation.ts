@@ -42,6 +42,12 @@ const RotationSchema = z.strictObject({
   at: Timestamp,
   from: Key,
   to: Key,
+  /**
+   * Set when the old key is rotated away because it was compromised: its countersignatures from
+   * this log index on are void too (1 ≤ compromisedSince < sequence). Its checkpoints still count
+   * up to `sequence`: they state the log, which is checked by consistency, not trusted.
+   */
+  compromisedSince: z.optional(Sequence),
 });
 
 export type KeyRotation = z.infer<typeof RotationSchema>;
@@ -49,7 +55,7 @@ export type KeyRotation = z.infer<typeof RotationSchema>;
 const MAX_ROTATION_PAYLOAD = 4096;
 
 /** Signs the rotation from `from` to `to` at log index `sequence`: both keys sign the same payload. */
-export async function signRotation(context: { origin: string; sequence: number; at: string }, from: Signer, to: Signer): Promise<Envelope> {
+export async function signRotation(context: { origin: string; sequence: number; at: string; compromisedSince?: number | undefined }, from: Signer, to: Signer): Promise<Envelope> {
   const statement: KeyRotation = {
     _type: ROTATION_TYPE,
     origin: context.origin,
@@ -57,6 +63,7 @@ export async function signRotation(context: { origin: string; sequence: number; 
     at: context.at,
     from: { keyid: from.keyid, publicKey: toBase64(from.publicKey) },
     to: { keyid: to.keyid, publicKey: toBase64(to.publicKey) },
+    ...(context.compromisedSince !== undefined ? { compromisedSince: context.compromisedSince } : {}),
   };
   const payload = utf8(JSON.stringify(statement));
   const message = pae(ROTATION_PAYLOAD_TYPE, payload);
@@ -76,6 +83,8 @@ export function parseRotation(payload: Uint8Array): Result<KeyRotation> {
   const parsed = parseJsonBytes(payload, RotationSchema, "key rotation");
   if (!parsed.ok) return parsed;
   if (parsed.value.from.keyid === parsed.value.to.keyid) return fail("key rotation: from and to are the same key");
+  const since = parsed.value.compromisedSince;
+  if (since !== undefined && since >= parsed.value.sequence) return fail("key rotation: compromisedSince must be below the rotation's own sequence number");
   return parsed;
 }
 
@@ -116,8 +125,10 @@ export interface KeyValidity {
   publicKey?: string;
   /** It countersigns only above this sequence number (the rotation that made it the registry's key). */
   after?: number;
-  /** It countersigns only below this sequence number, and signs trees of at most this size (the rotation away from it). */
+  /** It signs trees of at most this size (the rotation away from it), and countersigns only below it. */
   until?: number;
+  /** It countersigns only below this sequence number: the index from which a rotation declared it compromised. */
+  compromisedSince?: number;
 }
 
 export interface KeyChain {
@@ -135,7 +146,10 @@ export interface KeyChain {
  * pinned key took over from it). Rotations that do not touch the chain are ignored; two
  * rotations away from one key, or to one key, are an equivocation and fail.
  */
-export function followRotations(pinned: { fingerprints: readonly string[]; retired?: readonly { fingerprint: string; until: number }[] | undefined }, rotations: readonly KeyRotation[]): Result<KeyChain> {
+export function followRotations(
+  pinned: { fingerprints: readonly string[]; retired?: readonly { fingerprint: string; until: number; compromisedSince?: number | undefined }[] | undefined },
+  rotations: readonly KeyRotation[],
+): Result<KeyChain> {
   const byFrom = new Map<string, KeyRotation>();
   const byTo = new Map<string, KeyRotation>();
   for (const r of rotations) {
@@ -152,25 +166,26 @@ export function followRotations(pinned: { fingerprints: readonly string[]; retir
     const known = keys.get(keyid);
     const merged: KeyValidity = { keyid, ...known, ...validity };
     if (known?.until !== undefined && validity.until !== undefined) merged.until = Math.min(known.until, validity.until);
+    if (known?.compromisedSince !== undefined && validity.compromisedSince !== undefined) merged.compromisedSince = Math.min(known.compromisedSince, validity.compromisedSince);
     if (!known) queue.push(keyid);
     keys.set(keyid, merged);
   };
   for (const fingerprint of pinned.fingerprints) add(fingerprint, {});
-  for (const retired of pinned.retired ?? []) add(retired.fingerprint, { until: retired.until });
+  for (const retired of pinned.retired ?? []) add(retired.fingerprint, { until: retired.until, ...(retired.compromisedSince !== undefined ? { compromisedSince: retired.compromisedSince } : {}) });
   const used = new Set<KeyRotation>();
   while (queue.length) {
     const keyid = queue.shift()!;
     const away = byFrom.get(keyid);
     if (away) {
       used.add(away);
-      add(keyid, { publicKey: away.from.publicKey, until: away.sequence });
+      add(keyid, { publicKey: away.from.publicKey, until: away.sequence, ...(away.compromisedSince !== undefined ? { compromisedSince: away.compromisedSince } : {}) });
       add(away.to.keyid, { publicKey: away.to.publicKey, after: away.sequence });
     }
     const into = byTo.get(keyid);
     if (into) {
       used.add(into);
       add(keyid, { publicKey: into.to.publicKey, after: into.sequence });
-      add(into.from.keyid, { publicKey: into.from.publicKey, until: into.sequence });
+      add(into.from.keyid, { publicKey: into.from.publicKey, until: into.sequence, ...(into.compromisedSince !== undefined ? { compromisedSince: into.compromisedSince } : {}) });
     }
   }
   const chain = [...used].sort((a, b) => a.sequence - b.sequence);
@@ -183,6 +198,7 @@ export function followRotations(pinned: { fingerprints: readonly string[]; retir
 export function countersignRefusal(chain: KeyChain, keyid: string, sequence: number): string | undefined {
   const key = chain.keys.get(keyid);
   if (!key) return `${keyid} is not a key of this registry`;
+  if (key.compromisedSince !== undefined && sequence >= key.compromisedSince) return `${keyid} was declared compromised from log index ${key.compromisedSince} (by its rotation at ${key.until}), and countersigned sequence ${sequence}`;
   if (key.until !== undefined && sequence >= key.until) return `${keyid} was rotated out at log index ${key.until}, but countersigned sequence ${sequence}`;
   if (key.after !== undefined && sequence <= key.after) return `${keyid} became the registry's key at log index ${key.after}, but countersigned sequence ${sequence}`;
   return undefined;

@@ -8,6 +8,9 @@
  */
 
 import {
+  countersignRefusal,
+  fail,
+  followRotations,
   fromBase64,
   isPlainObject,
   logOrigin,
@@ -21,6 +24,8 @@ import {
   verifyTlogProof,
   type AiAttribute,
   type FileEntry,
+  type KeyChain,
+  type KeyRotation,
   type Layer,
   type Signer,
 } from "../core/index.js";
@@ -67,17 +72,21 @@ export interface VersionSource {
 }
 
 /** Reads and checks the chain of one stored version. Never throws on a malformed bundle. */
-export async function chainFacts(row: VersionSource, registry: { origin: string; signer: Signer }): Promise<ChainFacts> {
+export async function chainFacts(row: VersionSource, registry: { origin: string; signer: Signer; rotations?: readonly KeyRotation[] }): Promise<ChainFacts> {
   const bundle = jsonObject(row.bundle) ?? {};
   const artifact = { size: row.size, integrity: sriFromHex("sha512", row.sha512), sha256: row.sha256 };
-  const verified = await verifyBundle({
+  // The registry's own key and the keys its logged rotations connect it to (PROTOCOL §21), each for its log indexes.
+  const keys = followRotations({ fingerprints: [registry.signer.keyid] }, registry.rotations ?? []);
+  const checked = await verifyBundle({
     name: row.name,
     version: row.version,
     artifact: { sha512: row.sha512, sha256: row.sha256, size: row.size },
     bundle,
-    pinned: [registry.signer.keyid],
+    pinned: keys.ok ? [...keys.value.keys.keys()] : [registry.signer.keyid],
   });
-  const [log, reviews] = await Promise.all([logFacts(bundle, registry), reviewFacts(bundle.reviews, row)]);
+  const refusal = checked.ok && keys.ok ? countersignRefusal(keys.value, checked.value.registry.keyid, checked.value.sequence) : undefined;
+  const verified = refusal ? fail({ layer: "binding" as const, message: refusal }) : checked;
+  const [log, reviews] = await Promise.all([logFacts(bundle, registry, keys.ok ? keys.value : undefined), reviewFacts(bundle.reviews, row)]);
   const npm = jsonObject(row.npmSignature ?? null) ?? {};
   const npmSignature = typeof npm.keyid === "string" ? { keyid: npm.keyid } : null;
   if (!verified.ok) {
@@ -97,16 +106,25 @@ export async function chainFacts(row: VersionSource, registry: { origin: string;
   };
 }
 
-async function logFacts(bundle: Record<string, unknown>, registry: { origin: string; signer: Signer }): Promise<LogFacts | null> {
+async function logFacts(bundle: Record<string, unknown>, registry: { origin: string; signer: Signer }, keys: KeyChain | undefined): Promise<LogFacts | null> {
   if (typeof bundle.tlogProof !== "string") return null;
   const unproven = (index: number, problem: string): LogFacts => ({ index, treeSize: 0, rootHash: "", cosignatures: 0, problem });
   const parsed = parseTlogProof(bundle.tlogProof);
   if (!parsed.ok) return unproven(-1, parsed.error);
   const payload = isPlainObject(bundle.countersignature) && typeof bundle.countersignature.payload === "string" ? fromBase64(bundle.countersignature.payload) : undefined;
   if (!payload) return unproven(parsed.value.index, "the countersignature has no payload");
-  const verifier = await logVerifier(registry.origin, registry.signer.publicKey);
+  let verifier = await logVerifier(registry.origin, registry.signer.publicKey);
   if (!verifier.ok) return unproven(parsed.value.index, verifier.error);
-  const included = await verifyTlogProof(bundle.tlogProof, payload, { origin: logOrigin(registry.origin), verifier: verifier.value });
+  let included = await verifyTlogProof(bundle.tlogProof, payload, { origin: logOrigin(registry.origin), verifier: verifier.value });
+  // A proof from before a rotation: its checkpoint is the retired key's, good for trees without the rotation.
+  for (const key of included.ok ? [] : [...(keys?.keys.values() ?? [])].filter((k) => k.until !== undefined && k.publicKey)) {
+    const old = await logVerifier(registry.origin, fromBase64(key.publicKey!) ?? new Uint8Array());
+    const attempt = old.ok ? await verifyTlogProof(bundle.tlogProof, payload, { origin: logOrigin(registry.origin), verifier: old.value }) : undefined;
+    if (old.ok && attempt?.ok && attempt.value.checkpoint.size <= key.until!) {
+      [verifier, included] = [old, attempt];
+      break;
+    }
+  }
   if (!included.ok) return unproven(parsed.value.index, included.error);
   const { checkpoint } = included.value;
   // Cosignatures: every signature of the checkpoint note but the log's own.

@@ -21,7 +21,7 @@
 import { Hono } from "hono";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { logUrl, namespaceOf, WELL_KNOWN_PATH } from "../core/index.js";
+import { fromBase64, logUrl, namespaceOf, parseRotation, WELL_KNOWN_PATH } from "../core/index.js";
 import { readToken, requireToken, SESSION_COOKIE } from "../worker/auth.js";
 import { edgeCache, registryOrigin, waitUntil, type AppContext, type AppEnv } from "../worker/context.js";
 import { ApiError, notFound } from "../worker/errors.js";
@@ -99,7 +99,7 @@ const packagePage = async (c: AppContext, next: () => Promise<void>) => {
   const hit = key && cache ? await cache.match(key) : undefined;
   if (hit) return withPageHeaders(c, new Response(hit.body, { status: 200, headers: { "Content-Type": "text/html; charset=utf-8" } }), "max-age=30");
 
-  const [source, key2] = await Promise.all([meta.packumentSource(name, false), signer()]);
+  const [source, key2, rotated] = await Promise.all([meta.packumentSource(name, false), signer(), meta.rotations()]);
   if (source.versions.length === 0) throw notFound(`${name} is not in this registry`);
   const rows = source.versions;
   const shownRow = version === null ? (rows.find((v) => v.version === source.tags.latest) ?? rows[rows.length - 1]!) : rows.find((v) => v.version === version);
@@ -112,7 +112,13 @@ const packagePage = async (c: AppContext, next: () => Promise<void>) => {
     publisherKeyid: v.publisherKeyid,
     publisherLabel: v.publisherLabel ?? null,
   });
-  const chain = await chainFacts(shownRow, { origin, signer: key2 });
+  const rotations = rotated.flatMap((r) => {
+    const payload = jsonObject(r.envelope)?.payload;
+    const bytes = typeof payload === "string" ? fromBase64(payload) : undefined;
+    const parsed = bytes ? parseRotation(bytes) : undefined;
+    return parsed?.ok ? [parsed.value] : [];
+  });
+  const chain = await chainFacts(shownRow, { origin, signer: key2, rotations });
   const api = `/-/countersign/v1/packages/${name}/${shownRow.version}`;
   const manifest = jsonObject(shownRow.manifest);
   const body = await render(

@@ -115,6 +115,24 @@ describe("the key chain", () => {
   });
 });
 
+describe("a rotation that declares the old key compromised", () => {
+  it("voids the old key's countersignatures from compromisedSince on, keeps its checkpoints up to the rotation", async () => {
+    const rotation = await opened(await signRotation({ origin: ORIGIN, sequence: 10, at, compromisedSince: 7 }, k0!, k1!));
+    const chain = followRotations({ fingerprints: [k0!.keyid] }, [rotation]);
+    if (!chain.ok) throw new Error(chain.error);
+    expect(countersignRefusal(chain.value, k0!.keyid, 6)).toBeUndefined();
+    expect(countersignRefusal(chain.value, k0!.keyid, 7)).toContain("declared compromised from log index 7");
+    expect(chain.value.keys.get(k0!.keyid)).toMatchObject({ until: 10, compromisedSince: 7 });
+    // Pins that kept it say the same offline.
+    const pinned = followRotations({ fingerprints: [k1!.keyid], retired: [{ fingerprint: k0!.keyid, until: 10, compromisedSince: 7 }] }, []);
+    expect(pinned.ok && countersignRefusal(pinned.value, k0!.keyid, 8)).toContain("compromised");
+  });
+
+  it("refuses compromisedSince at or after the rotation itself", async () => {
+    for (const since of [10, 11]) expect((await openRotation(await signRotation({ origin: ORIGIN, sequence: 10, at, compromisedSince: since }, k0!, k1!))).ok, String(since)).toBe(false);
+  });
+});
+
 describe("identity documents across a rotation", () => {
   it("open for a consumer pinned to the old key when signed by the new key and listing the rotation; not without it", async () => {
     const rotation = await signRotation({ origin: ORIGIN, sequence: 10, at }, k0!, k1!);

@@ -21,6 +21,7 @@ import {
   NPM_KEY_TYPE,
   signIdentity,
   signPublishStatement,
+  signRotation,
   signReview,
   sriFromHex,
   toBase64,
@@ -414,6 +415,42 @@ describe("each attack fails the link it breaks, with the reason", () => {
     });
     expect(wrongSig.links["npm-signature"].status).toBe("failed");
     expect(wrongSig.links["npm-signature"].detail).toContain("does not verify");
+  });
+});
+
+describe("across a registry key rotation (PROTOCOL §21)", () => {
+  it("a page pinned to the old key verifies a version the old key countersigned before the rotation; one it countersigned after fails the countersignature", async () => {
+    const successor = await signerFromSeedByte(11);
+    const rotationIndex = tree.size;
+    const rotation = await signRotation({ origin: ORIGIN, sequence: rotationIndex, at: "2026-11-25T00:00:00.000Z" }, registry, successor);
+    const origin = logOrigin(ORIGIN);
+    const rotated = await signIdentity(
+      {
+        name: "test registry",
+        origin: ORIGIN,
+        namespaces: ["@acme"],
+        log: { url: logUrl(ORIGIN), origin, key: await formatVerifierKey(origin, ED25519_TYPE, successor.publicKey) },
+        npmKeys: [{ keyid: npm.keyid, keytype: NPM_KEY_TYPE, key: npm.key }],
+        retired: [{ keyid: registry.keyid, publicKey: toBase64(registry.publicKey), until: rotationIndex }],
+        rotations: [rotation],
+        issuedAt: new Date("2026-11-25T00:00:01.000Z"),
+      },
+      successor,
+    );
+    const before = await run((routes) => routes.set(PATHS.identity, rotated));
+    expect(statuses(before), JSON.stringify(before.links, null, 2)).toEqual(ALL_VERIFIED);
+    expect(before.links.identity.detail).toContain(`${registry.keyid} → ${successor.keyid}`);
+
+    // The old key, after the rotation: its countersignature at a later index is refused.
+    const digests = await artifactDigests(tarball);
+    const envelope = await signPublishStatement({ name: NAME, version: VERSION, digests, size: tarball.length, publisher: alice, createdAt: new Date("2026-11-26T00:00:00.000Z"), attributes: { files: await fileDigests(tarball), ai: AI } });
+    const late = await registryCountersign(envelope, registry, { origin: ORIGIN, sequence: rotationIndex + 3 });
+    const after = await run((routes) => {
+      routes.set(PATHS.identity, rotated);
+      routes.set(PATHS.bundle, late);
+    });
+    expect(after.links.countersignature.status).toBe("failed");
+    expect(after.links.countersignature.detail).toContain(`rotated out at log index ${rotationIndex}`);
   });
 });
 

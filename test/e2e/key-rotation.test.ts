@@ -100,6 +100,10 @@ describe("registry key rotation", () => {
     const before = await consumer("before", "1.0.0");
     expect((await verify(before)).code).toBe(0);
 
+    // A compromise bound at or past the rotation itself is refused, and nothing is rotated.
+    const refused = await fetch(`${team.url}/-/countersign/v1/admin/rotate`, { method: "POST", headers: { authorization: `Bearer ${team.adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ compromisedSince: 1_000_000 }) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("invalid_compromised_since");
     rotation = await runJson(["admin", "rotate", "--registry", team.url, "--json"], { env: { COUNTERSIGN_ADMIN_TOKEN: team.adminToken } });
     expect(rotation).toMatchObject({ from: team.key.keyid, to: next.keyid, log: { index: expect.any(Number) } });
     // Asked again: the same rotation, not a second one.
@@ -123,6 +127,12 @@ describe("registry key rotation", () => {
     expect(code, stderr + JSON.stringify(report.packages)).toBe(0);
     expect(report.notes.join("\n")).toContain(`${team.key.keyid} → ${next.keyid} at log index ${rotation.log.index}`);
     expect(pinsOf(dir).registries.team).toMatchObject({ fingerprints: [next.keyid], retired: [{ fingerprint: team.key.keyid, until: rotation.log.index }] });
+    // The web page's server-side chain follows the rotation too: no version shows a broken link.
+    for (const version of ["1.0.0", "1.1.0"]) {
+      const page = await (await fetch(`${team.url}/package/@acme/utils/v/${version}`, { headers: { accept: "text/html" } })).text();
+      expect(page, version).toContain(`@acme/utils`);
+      expect(page, version).not.toMatch(/not pinned|does not open|not a key of this registry|rotated out/);
+    }
     // Once followed, the pins alone say it: a version the old key countersigned verifies through
     // a mirror that serves no rotation, and so does the new one.
     const url = await mirror((answer) => ({ bundles: answer.bundles, metadata: answer.metadata }));
@@ -183,3 +193,42 @@ describe("registry key rotation", () => {
     }
   });
 });
+
+describe("a rotation that declares the old key compromised", () => {
+  let leaky: TestRegistry;
+  let dir: string;
+  const published: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const successor = await generateKeyPair();
+    leaky = await startRegistry({ name: "acme-leaky", vars: { REGISTRY_NEXT_SIGNING_KEY: toBase64(successor.seed) } });
+    dir = mkdtempSync(join(work, "leaky-"));
+    const bob = await enrolPublisher(leaky, "@acme", join(dir, "bob.json"));
+    for (const version of ["1.0.0", "1.0.1"]) {
+      const answer = (await publishDir(leaky, bob, writePackage(join(dir, "pkgs", version), "@acme/utils", version, `leaky ${version}`))) as unknown as { sequence: number };
+      published[version] = answer.sequence;
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await leaky?.stop();
+  });
+
+  it("voids what the old key countersigned from --compromised-since on; earlier versions still verify and the pins keep the bound", async () => {
+    const rotated = await runJson<{ statement: { payload: string } }>(["admin", "rotate", "--compromised-since", String(published["1.0.1"]), "--registry", leaky.url, "--json"], { env: { COUNTERSIGN_ADMIN_TOKEN: leaky.adminToken } });
+    expect(JSON.parse(Buffer.from(rotated.statement.payload, "base64").toString())).toMatchObject({ compromisedSince: published["1.0.1"] });
+    const project = (version: string) => {
+      const at = writeConsumer(join(dir, `consumer-${version}`), { registry: leaky.url, acmeRegistry: leaky.url, resolved: true, dependencies: { "@acme/utils": version }, pins: teamPins(leaky) });
+      return npm(["install", "--prefer-online"], at).then(() => at);
+    };
+    const voided = await verify(await project("1.0.1"), mkdtempSync(join(dir, "state-")));
+    expect(voided.code).toBe(1);
+    expect(voided.report.packages[0]!.failure).toMatchObject({ layer: "binding", code: "registry_key_retired", actual: `sequence ${published["1.0.1"]}` });
+    expect(voided.report.packages[0]!.failure!.message).toContain(`declared compromised from log index ${published["1.0.1"]}`);
+    const kept = await project("1.0.0");
+    const ok = await verify(kept, mkdtempSync(join(dir, "state-")));
+    expect(ok.code, JSON.stringify(ok.report.packages)).toBe(0);
+    expect(pinsOf(kept).registries.team.retired).toEqual([expect.objectContaining({ fingerprint: leaky.key.keyid, compromisedSince: published["1.0.1"] })]);
+  });
+});
+

@@ -20,7 +20,8 @@ const USAGE = `countersign admin <command> --registry URL   (admin token: $COUNT
   key revoke <namespace> <keyid> [--since SEQUENCE|all]
                                          revoke a publisher key (a logged statement); --since also voids the
                                          versions it published from that sequence number on (a stolen key)
-  rotate                                 rotate the registry key to REGISTRY_NEXT_SIGNING_KEY (a logged statement signed by both)
+  rotate [--compromised-since SEQUENCE]  rotate the registry key to REGISTRY_NEXT_SIGNING_KEY (a logged statement signed by both);
+                                         --compromised-since also voids what the old key countersigned from there on
   approval <namespace> on|off            require a second key's approval of every version (publish --stage, approve)
   token create --scope publish --namespace <ns> [--namespace <ns>...] [--label TEXT]
   token create --scope read [--label TEXT]
@@ -75,6 +76,7 @@ export const admin: Command = {
     "key-file": { type: "string" },
     label: { type: "string" },
     since: { type: "string" },
+    "compromised-since": { type: "string" },
     scope: { type: "string" },
     namespace: { type: "string", multiple: true },
     ...JSON_OPTION,
@@ -175,7 +177,10 @@ export const admin: Command = {
  * overlap. Run again, it shows the rotation already logged.
  */
 async function rotate(values: Values): Promise<number> {
-  const result = await api(values).send<{ rotated: boolean; from: string; to: string; statement: unknown; log: { index: number; tlogProof?: string; pending?: boolean } }>("POST", "/rotate");
+  const compromised = str(values, "compromised-since");
+  if (compromised !== undefined && !/^[1-9][0-9]{0,15}$/.test(compromised)) throw usage(`--compromised-since must be a sequence number (from 1), not "${compromised}"`);
+  const body = compromised === undefined ? undefined : { compromisedSince: Number(compromised) };
+  const result = await api(values).send<{ rotated: boolean; from: string; to: string; statement: unknown; log: { index: number; tlogProof?: string; pending?: boolean } }>("POST", "/rotate", body);
   const opened = await openRotation(result.statement);
   if (!opened.ok) throw new CliError(`the registry answered with a rotation that does not verify: ${opened.error}`, EXIT.rejected);
   if (opened.value.from.keyid !== result.from || opened.value.to.keyid !== result.to || opened.value.sequence !== result.log.index) {
@@ -185,7 +190,9 @@ async function rotate(values: Values): Promise<number> {
     values,
     [
       `rotated the registry key: ${result.from} → ${result.to}, log entry ${result.log.index}${result.log.pending ? " (its checkpoint is pending)" : ""}`,
-      `  the registry signs with ${result.to} from now on; ${result.from} stays valid for what it countersigned before entry ${result.log.index}`,
+      opened.value.compromisedSince !== undefined
+        ? `  the registry signs with ${result.to} from now on; ${result.from} is declared compromised: what it countersigned from entry ${opened.value.compromisedSince} on is void`
+        : `  the registry signs with ${result.to} from now on; ${result.from} stays valid for what it countersigned before entry ${result.log.index}`,
       "  end the overlap: make the new key the registry's key, then remove the old one:",
       "    wrangler secret put REGISTRY_SIGNING_KEY        # the new key's seed (what REGISTRY_NEXT_SIGNING_KEY holds)",
       "    wrangler secret delete REGISTRY_NEXT_SIGNING_KEY",

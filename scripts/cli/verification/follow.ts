@@ -11,11 +11,15 @@
 import { currentKeys, type KeyChain, type Pins } from "../../../src/core/index.js";
 import type { ProvenanceOutcome, ProvenanceRequest } from "./provenance.js";
 
-/** The chain of each pinned registry whose rotation a verified package relied on, by pins name. */
+/**
+ * The chain of each pinned registry whose logged rotations touched its pinned keys, by pins name:
+ * a key that verified a package only through a rotation, or a pinned key rotated away (perhaps
+ * declared compromised) that the pins should stop trusting beyond its rotation.
+ */
 export function followedRotations(requests: readonly ProvenanceRequest[], outcomes: readonly ProvenanceOutcome[]): Map<string, KeyChain> {
   const followed = new Map<string, KeyChain>();
   outcomes.forEach((outcome, i) => {
-    if (outcome?.status === "verified" && outcome.followed && outcome.chain) followed.set(requests[i]!.pin.registry, outcome.chain);
+    if (outcome?.status === "verified" && outcome.chain?.rotations.length) followed.set(requests[i]!.pin.registry, outcome.chain);
   });
   return followed;
 }
@@ -28,10 +32,13 @@ export function pinsFollowing(pins: Pins, followed: ReadonlyMap<string, KeyChain
     const registry = registries[name];
     if (!registry) continue;
     const fingerprints = currentKeys(chain);
-    const retired = [...chain.keys.values()].flatMap((k) => (k.until === undefined ? [] : [{ fingerprint: k.keyid, until: k.until }]));
-    registries[name] = { ...registry, fingerprints, ...(retired.length ? { retired } : {}) };
+    const retired = [...chain.keys.values()].flatMap((k) => (k.until === undefined ? [] : [{ fingerprint: k.keyid, until: k.until, ...(k.compromisedSince !== undefined ? { compromisedSince: k.compromisedSince } : {}) }]));
+    const updated = { ...registry, fingerprints, ...(retired.length ? { retired } : {}) };
+    // Nothing to say when the pins already say it (a run after the one that followed).
+    if (JSON.stringify([registry.fingerprints, registry.retired ?? []]) === JSON.stringify([updated.fingerprints, updated.retired ?? []])) continue;
+    registries[name] = updated;
     const steps = chain.rotations.map((r) => `${r.from.keyid} → ${r.to.keyid} at log index ${r.sequence}`).join(", ");
-    changes.push(`registry "${name}" rotated its key (${steps}): now pinned ${fingerprints.join(", ")}; ${retired.map((k) => `${k.fingerprint} kept for versions before ${k.until}`).join(", ")}`);
+    changes.push(`registry "${name}" rotated its key (${steps}): now pinned ${fingerprints.join(", ")}; ${retired.map((k) => `${k.fingerprint} kept for versions before ${k.compromisedSince ?? k.until}${k.compromisedSince !== undefined ? " (declared compromised from there)" : ""}`).join(", ")}`);
   }
   return { pins: { ...pins, registries }, changes };
 }

@@ -180,8 +180,8 @@ export async function verifyProject(options: VerifyOptions): Promise<ProjectRepo
   const notes = lockfileNotes(lockfiles);
   // A registry's key rotation that verification followed: the pins follow it too (follow.ts).
   const followed = followedRotations(requests, outcomes);
-  if (followed.size) {
-    const { pins: updated, changes } = pinsFollowing(pins, followed);
+  const { pins: updated, changes } = pinsFollowing(pins, followed);
+  if (changes.length) {
     try {
       writePins(options.pinsPath, updated);
       for (const change of changes) notes.push(`${change}. ${options.pinsPath} was updated: review and commit it`);

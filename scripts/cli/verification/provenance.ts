@@ -86,8 +86,6 @@ export type ProvenanceOutcome =
       sha512: string;
       /** The registry's keys as the pins and its logged rotations make them (PROTOCOL §21); absent: the countersigning key alone. */
       chain?: KeyChain;
-      /** Countersigned by a key the pins do not name, reached by following a rotation. */
-      followed?: boolean;
       log?: LogInclusionReport;
       metadata?: MetadataReport;
     }
@@ -224,9 +222,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
               rotationsAt.get(place)?.problems ?? [],
             );
             if (result.ok) {
-              const keyid = result.value.registry.keyid;
-              const followed = !pin.fingerprints.includes(keyid) && !(pin.retired ?? []).some((k) => k.fingerprint === keyid);
-              record(i, { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512, chain: chain.value, ...(followed ? { followed } : {}) });
+              record(i, { status: "verified", verified: result.value, bundle, source: place, sha512: item.sha512, chain: chain.value });
               pending.delete(i);
             } else if (result.error.layer === "policy") {
               // The bytes verified; the consumer's rules decide, wherever the bundle came from.

@@ -62,7 +62,7 @@ export async function judgeAgainstChain(input: JudgeInput, chain: KeyChain, unop
     name: input.name,
     version: input.version,
     namespace: result.value.namespace,
-    expected: key.until !== undefined ? `a sequence number below ${key.until} for ${key.keyid}` : `a sequence number above ${key.after} for ${key.keyid}`,
+    expected: key.until !== undefined ? `a sequence number below ${key.compromisedSince ?? key.until} for ${key.keyid}` : `a sequence number above ${key.after} for ${key.keyid}`,
     actual: `sequence ${result.value.sequence}`,
   });
 }

@@ -25,6 +25,7 @@ import { countersignatureEntry } from "../../core/log.js";
 import { fail, ok, type Result } from "../../core/result.js";
 import { openStatement } from "../../core/signed.js";
 import { describePublisherProblem, PUBLISH_STATEMENT } from "../../core/statement.js";
+import { countersignRefusal, type KeyChain } from "../../core/rotation.js";
 import { verifyBundle, type Verified, type VerifyFailure } from "../../core/verify.js";
 import { expectedActual, link, type LinkOutcome } from "./outcome.js";
 
@@ -56,7 +57,7 @@ export interface BundleInput {
   fingerprint: string;
 }
 
-export async function checkBundle(input: BundleInput, bundle: Result<unknown>, fetched: Result<Artifact>, identity: Result<unknown>): Promise<BundleCheck> {
+export async function checkBundle(input: BundleInput, bundle: Result<unknown>, fetched: Result<Artifact>, identity: Result<{ chain: KeyChain }>): Promise<BundleCheck> {
   const { name, version, fingerprint } = input;
   if (!bundle.ok) {
     const reason = bundle.error;
@@ -67,7 +68,8 @@ export async function checkBundle(input: BundleInput, bundle: Result<unknown>, f
       artifact: fail(reason),
     };
   }
-  const pinned = [fingerprint];
+  // The fingerprint in use, and the keys the registry's logged rotations connect it to (PROTOCOL §21).
+  const pinned = identity.ok ? [...identity.value.chain.keys.keys()] : [fingerprint];
   const withBytes = fetched.ok
     ? await verifyBundle({ name, version, artifact: { sha512: fetched.value.digests.sha512, sha256: fetched.value.digests.sha256, size: fetched.value.size }, bundle: bundle.value, pinned })
     : undefined;
@@ -98,6 +100,12 @@ export async function checkBundle(input: BundleInput, bundle: Result<unknown>, f
   }
 
   const v = signatures.value;
+  const refusal = countersignRefusal(identity.value.chain, v.registry.keyid, v.sequence);
+  if (refusal) {
+    const why = `The countersignature is by a registry key outside the log indexes it may sign: ${refusal}.`;
+    const alone = await publisherAlone(bundle.value, name, version, "the countersignature is not valid");
+    return { outcomes: [alone.outcome, link("countersignature", "failed", why), artifactNotChecked("the countersignature is not valid")], signed: fail(why), attributes: alone.attributes, artifact: fail(why) };
+  }
   const publisher = link(
     "publisher",
     "verified",
@@ -106,7 +114,7 @@ export async function checkBundle(input: BundleInput, bundle: Result<unknown>, f
   const countersignature = link(
     "countersignature",
     "verified",
-    `Countersigned by registry key ${v.registry.keyid} (the fingerprint in use) as publication #${v.sequence} at ${v.publishedAt}, origin ${v.registry.origin}. It binds exactly this publisher statement and signature, for ${name}@${version}.`,
+    `Countersigned by registry key ${v.registry.keyid} (${v.registry.keyid === fingerprint ? "the fingerprint in use" : "a key of the registry's logged rotations from the fingerprint in use, valid at this log index"}) as publication #${v.sequence} at ${v.publishedAt}, origin ${v.registry.origin}. It binds exactly this publisher statement and signature, for ${name}@${version}.`,
   );
   const done = (artifact: LinkOutcome, verified: Result<Artifact>): BundleCheck => ({ outcomes: [publisher, countersignature, artifact], signed: ok(v), attributes: ok(v.attributes), artifact: verified });
   if (!fetched.ok) return done(link("artifact", "failed", fetched.error), fetched);

@@ -13,7 +13,7 @@
  * does not know. The detail says so.
  */
 
-import { equalBytes, toBase64 } from "../../core/bytes.js";
+import { equalBytes, fromBase64, toBase64 } from "../../core/bytes.js";
 import { isPlainObject } from "../../core/dsse.js";
 import { countersignatureEntry, logOrigin, logVerifier } from "../../core/log.js";
 import { ED25519_TYPE, newNoteVerifier, openCheckpoint, parseNote, parseTlogProof, parseVerifierKey, type NoteVerifier } from "../../core/note/index.js";
@@ -46,11 +46,27 @@ export async function checkLog(bundle: Result<unknown>, identity: Result<Trusted
   }
   const entry = countersignatureEntry(value.countersignature as { payload: string });
   if (!entry.ok) return link("log", "failed", entry.error);
-  const included = await verifyTlogProof(text, entry.value, { origin: key.value.origin, verifier: key.value.verifier });
+  // A proof made before a key rotation carries a checkpoint the retired key signed: it counts for
+  // trees that do not include the rotation (PROTOCOL §21).
+  let included = await verifyTlogProof(text, entry.value, { origin: key.value.origin, verifier: key.value.verifier });
+  let verifier = key.value.verifier;
+  let signer = identity.value.keyid;
+  for (const retired of included.ok ? [] : identity.value.document.keys.filter((k) => k.status === "retired" && identity.value.chain.keys.has(k.keyid))) {
+    const publicKey = fromBase64(retired.publicKey);
+    const old = publicKey && (await logVerifier(v.registry.origin, publicKey));
+    if (!old?.ok) continue;
+    const attempt = await verifyTlogProof(text, entry.value, { origin: key.value.origin, verifier: old.value });
+    if (attempt.ok && retired.until !== undefined && attempt.value.checkpoint.size > retired.until) {
+      return link("log", "failed", `the bundle's tlog-proof carries a checkpoint signed by ${retired.keyid}, rotated away at log index ${retired.until}, for a tree of ${attempt.value.checkpoint.size} entries that includes that rotation`);
+    }
+    if (attempt.ok) {
+      [included, verifier, signer] = [attempt, old.value, retired.keyid];
+      break;
+    }
+  }
   if (!included.ok) return link("log", "failed", included.error);
 
   const { checkpoint, index } = included.value;
-  const verifier = key.value.verifier;
   const note = parseNote(proof.value.checkpoint);
   const others = note.ok ? note.value.signatures.filter((sig) => !(sig.name === verifier.name && sig.keyHash === verifier.keyHash)) : [];
   const witnesses = others.length
@@ -59,7 +75,7 @@ export async function checkLog(bundle: Result<unknown>, identity: Result<Trusted
   return link(
     "log",
     "verified",
-    `Entry #${index} (the countersignature's payload bytes) is included in the tree of ${checkpoint.size} entries with root hash ${toBase64(checkpoint.rootHash)}, in a checkpoint of ${key.value.origin} signed by registry key ${identity.value.keyid}. ${witnesses} Whether later checkpoints extend this one is not checked in the browser (countersign verify does that).`,
+    `Entry #${index} (the countersignature's payload bytes) is included in the tree of ${checkpoint.size} entries with root hash ${toBase64(checkpoint.rootHash)}, in a checkpoint of ${key.value.origin} signed by registry key ${signer}${signer === identity.value.keyid ? "" : " (before its rotation)"}. ${witnesses} Whether later checkpoints extend this one is not checked in the browser (countersign verify does that).`,
   );
 }
 

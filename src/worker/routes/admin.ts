@@ -28,6 +28,7 @@ adminRoutes.use("*", async (c, next) => {
 const NamespaceBody = z.strictObject({ namespace: z.string() });
 const Label = z.optional(z.string().check(z.maxLength(200)));
 const KeyBody = z.strictObject({ publicKey: z.string(), label: Label });
+const RotateBody = z.strictObject({ compromisedSince: z.optional(z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER))) });
 const TokenBody = z.strictObject({
   scope: z.enum(["read", "publish"]),
   namespaces: z.optional(z.array(z.string()).check(z.maxLength(1000))),
@@ -104,10 +105,14 @@ adminRoutes.delete("/namespaces/:namespace/keys/:keyid", async (c) => {
  * Rotates the registry key (PROTOCOL §21): the rotation from REGISTRY_SIGNING_KEY to
  * REGISTRY_NEXT_SIGNING_KEY, signed by both, committed at the next sequence number and logged.
  * From the commit on, the successor signs (signing-key.ts). Asked again once done, it answers
- * the rotation it logged (200).
+ * the rotation it logged (200). `compromisedSince` also voids what the old key countersigned from
+ * that sequence number on (it leaked before it was rotated away).
  */
 adminRoutes.post("/rotate", async (c) => {
   const origin = signingOrigin(c);
+  // Optional body: { "compromisedSince": <sequence> } when the old key is rotated away because it leaked.
+  const hasBody = c.req.header("content-type") !== undefined || !["", "0", undefined].includes(c.req.header("content-length"));
+  const { compromisedSince } = hasBody ? await readJson(c, RotateBody) : {};
   const pending = nextSigner(c.env);
   if (!pending) throw badRequest("no_next_key", "set REGISTRY_NEXT_SIGNING_KEY to the new key's seed first (countersign registry-keygen), then rotate");
   const [current, successor] = await Promise.all([registrySigner(c.env), pending]);
@@ -118,9 +123,10 @@ adminRoutes.post("/rotate", async (c) => {
     return c.json({ rotated: true, from: done.from, to: done.to, statement: JSON.parse(done.envelope) as unknown, log: { index: done.sequence, ...(proofs[0] ? { tlogProof: proofs[0] } : { pending: true }) } });
   }
   let sequence = (await meta.lastSequence()) + 1;
+  if (compromisedSince !== undefined && compromisedSince >= sequence) throw badRequest("invalid_compromised_since", `compromisedSince must be a sequence number below ${sequence}, the rotation's own`);
   for (let attempt = 1; attempt <= 64; attempt++) {
     const createdAt = now().toISOString();
-    const envelope = await signRotation({ origin, sequence, at: createdAt }, current, successor);
+    const envelope = await signRotation({ origin, sequence, at: createdAt, compromisedSince }, current, successor);
     const outcome = await meta.commitRotation({ sequence, from: current.keyid, to: successor.keyid, envelope: JSON.stringify(envelope), createdAt });
     if (outcome === "committed") {
       forgetCurrentSigner();
