@@ -32,7 +32,7 @@ import {
   type KeyPair,
 } from "../../src/core/index.js";
 import { enrolPublisher, publishDir, writePackage, type PublisherSetup } from "../helpers/actors.js";
-import { runJson } from "../helpers/cli.js";
+import { runCli, runJson } from "../helpers/cli.js";
 import { npm, writeConsumer } from "../helpers/npm.js";
 import { startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { teamPins, verifyJson } from "../helpers/verify.js";
@@ -127,6 +127,13 @@ describe("registry key rotation", () => {
     expect(code, stderr + JSON.stringify(report.packages)).toBe(0);
     expect(report.notes.join("\n")).toContain(`${team.key.keyid} → ${next.keyid} at log index ${rotation.log.index}`);
     expect(pinsOf(dir).registries.team).toMatchObject({ fingerprints: [next.keyid], retired: [{ fingerprint: team.key.keyid, until: rotation.log.index }] });
+    // fetch follows it from either key, for versions either key countersigned.
+    for (const fingerprint of [team.key.keyid, next.keyid]) {
+      for (const version of ["1.0.0", "1.1.0"]) {
+        const fetched = await runCli(["fetch", `@acme/utils@${version}`, "--registry", team.url, "--fingerprint", fingerprint, "--out", join(work, `fetched-${version}-${fingerprint.slice(7, 12)}.tgz`)], { env: { COUNTERSIGN_LOG_STATE_DIR: state } });
+        expect(fetched.code, `${version} from ${fingerprint}: ${fetched.stderr}`).toBe(0);
+      }
+    }
     // The web page's server-side chain follows the rotation too: no version shows a broken link.
     for (const version of ["1.0.0", "1.1.0"]) {
       const page = await (await fetch(`${team.url}/package/@acme/utils/v/${version}`, { headers: { accept: "text/html" } })).text();

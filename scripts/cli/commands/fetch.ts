@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { describeFailure, verifyBundle, type Verified, type VerifyFailure } from "../../../src/core/index.js";
+import { countersignRefusal, currentKeys, describeFailure, followRotations, fromBase64, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
@@ -23,6 +23,7 @@ import { checkBundleOffline, checkBundleOnline } from "../log/check.js";
 import { describeCheckpoint } from "../log/reader.js";
 import { RegistryClient } from "../registry-client.js";
 import { checkOneVersion, type MetadataReport } from "../verification/metadata.js";
+import { fetchIdentity } from "./identity.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
 
@@ -68,6 +69,26 @@ export async function download(url: string, path: string): Promise<FileDigests> 
   return hasher.digests();
 }
 
+/** The key chain from the pinned fingerprint and the registry's keys with public keys, from its identity document (the pinned key alone without one). */
+async function registryKeys(registry: string, pinned: string): Promise<{ chain: KeyChain; keys: { publicKey: Uint8Array; until?: number | undefined }[] }> {
+  try {
+    const identity = await fetchIdentity(registry, [pinned]);
+    if (identity.chain) {
+      const keys = identity.document.keys.flatMap((k) => {
+        const publicKey = fromBase64(k.publicKey);
+        return publicKey ? [{ publicKey, until: k.until }] : [];
+      });
+      return { chain: identity.chain, keys };
+    }
+  } catch {
+    // No document, or one that does not open under the pin: no rotation to follow. The bundle is
+    // then checked against the pinned key alone, which names the layer that fails.
+  }
+  const alone = followRotations({ fingerprints: [pinned] }, []);
+  if (!alone.ok) throw new CliError(alone.error, EXIT.usage);
+  return { chain: alone.value, keys: [] };
+}
+
 export const fetchArtifact: Command = {
   name: "fetch",
   summary: "download name@version with its provenance and verify it against a pinned fingerprint",
@@ -88,13 +109,19 @@ export const fetchArtifact: Command = {
     const partial = `${out}.partial-${randomBytes(4).toString("hex")}`;
     try {
       const digests = await download(`${base}/artifact`, partial);
-      const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [pinned] });
+      // The registry's keys from the pinned one: its identity document lists the rotations that
+      // chain to it (PROTOCOL §21); without a document, the pinned key alone.
+      const { chain, keys } = await registryKeys(registry, pinned);
+      const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [...chain.keys.keys()] });
       if (!result.ok) rejected(result);
+      const refusal = countersignRefusal(chain, result.value.registry.keyid, result.value.sequence);
+      if (refusal) rejected({ ok: false, error: { layer: "binding", code: "registry_key_retired", message: refusal, name, version, namespace: result.value.namespace } });
+      const history = rootOf(chain, result.value.registry.keyid);
       // The transparency log: throws (exit 1, or 3 when the log cannot be read) before anything is written.
-      const logged = await checkBundleOnline(registry, bundle, result.value);
+      const logged = await checkBundleOnline(registry, bundle, result.value, { otherKeys: keys, history });
       // The registry's signed metadata must list this version with these bytes (exit 1 before anything is written).
       const v = result.value;
-      const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: v.registry.keyid, publisherKeyid: v.publisher.keyid, from: registry });
+      const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: history, signers: currentKeys(chain), publisherKeyid: v.publisher.keyid, from: registry });
       if (!listed.ok) throw new CliError(describeFailure(listed.failure), EXIT.rejected, { verified: false, failure: listed.failure });
       renameSync(partial, out);
       const bundleOut = str(values, "bundle-out");

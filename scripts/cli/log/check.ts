@@ -278,13 +278,20 @@ export async function checkBundleOnline(
   base: string,
   bundle: unknown,
   verified: { name: string; version: string; namespace: string; sequence: number; registry: { keyid: string; origin: string } },
-  options: { token?: string | undefined; store?: CheckpointStore } = {},
+  options: {
+    token?: string | undefined;
+    store?: CheckpointStore;
+    /** After a key rotation (PROTOCOL §21): the registry's other keys, and the first key of its history (names the stored view). */
+    otherKeys?: readonly { publicKey: Uint8Array; until?: number | undefined }[];
+    history?: string;
+  } = {},
 ): Promise<Extract<ItemOutcome, { ok: true }>> {
   const label = `${verified.name}@${verified.version}`;
   const key = registryOfBundle(bundle);
-  const reader = key && (await LogReader.create({ base, registryOrigin: verified.registry.origin, publicKey: key.publicKey, token: options.token }));
+  const until = options.otherKeys?.find((k) => key && equalBytesOf(k.publicKey, key.publicKey))?.until;
+  const reader = key && (await LogReader.create({ base, registryOrigin: verified.registry.origin, publicKey: key.publicKey, publicKeyUntil: until, otherKeys: options.otherKeys, token: options.token }));
   if (!reader?.ok) throw failureError({ code: "bad_checkpoint", message: `no transparency log key for ${verified.registry.origin}` }, label, verified);
-  const result = await checkLog(reader.value, verified.registry.keyid, options.store ?? checkpointStore(), [{ bundle, sequence: verified.sequence, label }]);
+  const result = await checkLog(reader.value, options.history ?? verified.registry.keyid, options.store ?? checkpointStore(), [{ bundle, sequence: verified.sequence, label }]);
   const item = result.items[0];
   if (item && !item.ok) throw failureError(item.problem, label, verified);
   if (result.group?.kind === "rejected") throw failureError(result.group.problem, label, verified);
@@ -356,3 +363,6 @@ export async function checkBundleOffline(
   }
   return { checked: true, index: outcome.index, checkpoint: outcome.checkpoint, stored: "not compared" };
 }
+
+const equalBytesOf = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+

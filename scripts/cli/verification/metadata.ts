@@ -137,11 +137,22 @@ function sourceOf(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], 
  */
 export async function checkOneVersion(
   envelope: unknown,
-  what: { name: string; version: string; namespace: string; sha512: string; sequence: number; keyid: string; publisherKeyid: string; from: string },
+  what: {
+    name: string;
+    version: string;
+    namespace: string;
+    sha512: string;
+    sequence: number;
+    /** The key history's first key (names the floor), and the keys that may sign the metadata (default: that key). */
+    keyid: string;
+    signers?: string[];
+    publisherKeyid: string;
+    from: string;
+  },
   options: MetadataCheckOptions = {},
 ): Promise<{ ok: true; report: MetadataReport } | { ok: false; failure: VerifyFailure }> {
   const store = options.metadata ?? metadataStore();
-  const opened = await openPackageMetadata(envelope, { name: what.name, pinned: [what.keyid], now: options.now ?? new Date(), seen: store.read(what.keyid, what.name) });
+  const opened = await openPackageMetadata(envelope, { name: what.name, pinned: what.signers ?? [what.keyid], now: options.now ?? new Date(), seen: store.read(what.keyid, what.name) });
   if (!opened.ok) return { ok: false, failure: metadataFailure(opened.error, what, what.from) };
   const { metadata, contentSha256 } = opened.value;
   const problem = checkListed(metadata, { version: what.version, sha512: what.sha512, sequence: what.sequence, publisherKeyid: what.publisherKeyid });
