@@ -172,3 +172,11 @@ function listedRotations(value: unknown): unknown[] {
   }
 }
 
+/** The keys an identity document lists (active and retired) with their raw public keys and, when retired, their rotation's log index. */
+export function listedKeys(document: IdentityDocument): { keyid: string; publicKey: Uint8Array; until?: number | undefined }[] {
+  return document.keys.flatMap((k) => {
+    const publicKey = fromBase64(k.publicKey);
+    return publicKey ? [{ keyid: k.keyid, publicKey, until: k.until }] : [];
+  });
+}
+

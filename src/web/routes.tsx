@@ -21,7 +21,8 @@
 import { Hono } from "hono";
 import type { Child } from "hono/jsx";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { fromBase64, logUrl, namespaceOf, parseRotation, WELL_KNOWN_PATH } from "../core/index.js";
+import { logUrl, namespaceOf, WELL_KNOWN_PATH } from "../core/index.js";
+import { loggedRotations } from "../worker/signing-key.js";
 import { readToken, requireToken, SESSION_COOKIE } from "../worker/auth.js";
 import { edgeCache, registryOrigin, waitUntil, type AppContext, type AppEnv } from "../worker/context.js";
 import { ApiError, notFound } from "../worker/errors.js";
@@ -112,13 +113,7 @@ const packagePage = async (c: AppContext, next: () => Promise<void>) => {
     publisherKeyid: v.publisherKeyid,
     publisherLabel: v.publisherLabel ?? null,
   });
-  const rotations = rotated.flatMap((r) => {
-    const payload = jsonObject(r.envelope)?.payload;
-    const bytes = typeof payload === "string" ? fromBase64(payload) : undefined;
-    const parsed = bytes ? parseRotation(bytes) : undefined;
-    return parsed?.ok ? [parsed.value] : [];
-  });
-  const chain = await chainFacts(shownRow, { origin, signer: key2, rotations });
+  const chain = await chainFacts(shownRow, { origin, signer: key2, rotations: loggedRotations(rotated) });
   const api = `/-/countersign/v1/packages/${name}/${shownRow.version}`;
   const manifest = jsonObject(shownRow.manifest);
   const body = await render(

@@ -12,7 +12,7 @@
  * always asks afresh.
  */
 
-import { createSigner, fromBase64, SEED_LENGTH, type Signer } from "../core/index.js";
+import { createSigner, fromBase64, parseRotation, SEED_LENGTH, type KeyRotation, type Signer } from "../core/index.js";
 import { registrySigner } from "./config.js";
 import type { Env } from "./env.js";
 import { ApiError } from "./errors.js";
@@ -61,3 +61,13 @@ export function forgetCurrentSigner(): void {
 }
 
 const misconfigured = (why: string) => new ApiError(500, "misconfigured", `registry is misconfigured: ${why} (see README: Rotating the registry key)`);
+
+/** The rotations this registry committed (storage rows, its own signed envelopes), parsed. */
+export function loggedRotations(rows: readonly { envelope: string }[]): KeyRotation[] {
+  return rows.flatMap((r) => {
+    const payload = (JSON.parse(r.envelope) as { payload?: unknown }).payload;
+    const parsed = typeof payload === "string" ? parseRotation(fromBase64(payload) ?? new Uint8Array()) : undefined;
+    return parsed?.ok ? [parsed.value] : [];
+  });
+}
+

@@ -1,26 +1,14 @@
 /** The `require-approval` policy rule (policy.ts): staged publishing's second key, required by the consumer. */
 
 import { describe, expect, it } from "vitest";
-import { evaluatePolicy, parsePolicy, type Policy, type Verified } from "../../src/core/index.js";
+import { evaluatePolicy, parsePolicy, type Policy } from "../../src/core/index.js";
+import { FIXTURE_PUBLISHER, verifiedFixture } from "../helpers/verified.js";
 
-const PUBLISHER = "SHA256:pppppppppppppppppppppppppppppppppppppppppp0";
+const PUBLISHER = FIXTURE_PUBLISHER;
 const RELEASE_MANAGER = "SHA256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0";
 const SOMEONE_ELSE = "SHA256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb0";
 
-const verified = (overrides: Partial<Verified> = {}): Verified => ({
-  name: "@acme/lib",
-  version: "1.0.0",
-  namespace: "@acme",
-  digests: { sha256: "", sha512: "" },
-  size: 10,
-  publisher: { keyid: PUBLISHER, createdAt: "2026-11-24T00:00:00.000Z" },
-  registry: { keyid: "SHA256:rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr0", origin: "https://r" },
-  sequence: 1,
-  publishedAt: "2026-11-24T00:00:00.000Z",
-  attributes: {},
-  approval: null,
-  ...overrides,
-});
+const verified = verifiedFixture;
 
 const policy = (rules: unknown[]): Policy => {
   const parsed = parsePolicy({ rules });

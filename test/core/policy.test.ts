@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { verifiedFixture } from "../helpers/verified.js";
 import {
   artifactDigests,
   createSigner,
@@ -20,20 +21,8 @@ let bob: Signer;
 let carol: Signer;
 const digests = { sha256: "", sha512: "" };
 
-const verified = (overrides: Partial<Verified> = {}): Verified => ({
-  name: "@acme/lib",
-  version: "1.0.0",
-  namespace: "@acme",
-  digests,
-  size: 10,
-  publisher: { keyid: "SHA256:pppppppppppppppppppppppppppppppppppppppppp0", createdAt: "2026-11-24T00:00:00.000Z" },
-  registry: { keyid: "SHA256:rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr0", origin: "https://r" },
-  sequence: 1,
-  publishedAt: "2026-11-24T00:00:00.000Z",
-  attributes: { ai: { contribution: "generated", tools: [], models: [{ name: "claude-opus-4", version: "1", provider: "anthropic" }] } },
-  approval: null,
-  ...overrides,
-});
+const verified = (overrides: Partial<Verified> = {}): Verified =>
+  verifiedFixture({ digests, attributes: { ai: { contribution: "generated", tools: [], models: [{ name: "claude-opus-4", version: "1", provider: "anthropic" }] } }, ...overrides });
 
 const policy = (rules: unknown[]): Policy => {
   const parsed = parsePolicy({ rules });

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { countersignRefusal, currentKeys, describeFailure, followRotations, fromBase64, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
+import { countersignRefusal, currentKeys, describeFailure, followRotations, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
@@ -23,7 +23,7 @@ import { checkBundleOffline, checkBundleOnline } from "../log/check.js";
 import { describeCheckpoint } from "../log/reader.js";
 import { RegistryClient } from "../registry-client.js";
 import { checkOneVersion, type MetadataReport } from "../verification/metadata.js";
-import { fetchIdentity } from "./identity.js";
+import { identityChain } from "../verification/registry-keys.js";
 
 const FINGERPRINT_HINT = "the registry fingerprint you pinned (see `countersign identity`)";
 
@@ -69,21 +69,14 @@ export async function download(url: string, path: string): Promise<FileDigests> 
   return hasher.digests();
 }
 
-/** The key chain from the pinned fingerprint and the registry's keys with public keys, from its identity document (the pinned key alone without one). */
+/**
+ * The key chain from the pinned fingerprint and the registry's keys, from its identity document.
+ * Without one that opens under the pin there is no rotation to follow: the bundle is checked
+ * against the pinned key alone, which names the layer that fails.
+ */
 async function registryKeys(registry: string, pinned: string): Promise<{ chain: KeyChain; keys: { publicKey: Uint8Array; until?: number | undefined }[] }> {
-  try {
-    const identity = await fetchIdentity(registry, [pinned]);
-    if (identity.chain) {
-      const keys = identity.document.keys.flatMap((k) => {
-        const publicKey = fromBase64(k.publicKey);
-        return publicKey ? [{ publicKey, until: k.until }] : [];
-      });
-      return { chain: identity.chain, keys };
-    }
-  } catch {
-    // No document, or one that does not open under the pin: no rotation to follow. The bundle is
-    // then checked against the pinned key alone, which names the layer that fails.
-  }
+  const listed = await identityChain([pinned], [registry]);
+  if (listed) return listed;
   const alone = followRotations({ fingerprints: [pinned] }, []);
   if (!alone.ok) throw new CliError(alone.error, EXIT.usage);
   return { chain: alone.value, keys: [] };

@@ -34,6 +34,7 @@ import {
   equalBytes,
   type LogEntry,
   type RegistryStatement,
+  listedKeys,
   rootOf,
 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
@@ -132,7 +133,7 @@ export const monitor: Command = {
     if (!publicKey) throw new CliError(`${base}: the identity document lists no public key for ${identity.keyid}`, EXIT.rejected);
     if (!identity.document.log) throw new CliError(`${base} has no transparency log (its identity document names none)`, EXIT.rejected);
     const history = identity.chain ? rootOf(identity.chain, identity.keyid) : identity.keyid;
-    const otherKeys = identity.document.keys.flatMap((k) => (k.keyid !== identity.keyid && fromBase64(k.publicKey) ? [{ publicKey: fromBase64(k.publicKey)!, until: k.until }] : []));
+    const otherKeys = listedKeys(identity.document).filter((k) => k.keyid !== identity.keyid);
     const made = await LogReader.create({
       base,
       registryOrigin: identity.document.origin,

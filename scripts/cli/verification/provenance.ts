@@ -52,7 +52,7 @@ import { checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from 
 import { LogReader } from "../log/reader.js";
 import { checkpointStore, type CheckpointStore } from "../log/store.js";
 import type { MetadataStore } from "../log/metadata-store.js";
-import { historyKeys, identityKeys, judgeAgainstChain } from "./registry-keys.js";
+import { historyKeys, identityChain, judgeAgainstChain } from "./registry-keys.js";
 import { checkMetadata, recordServed, type MetadataReport, type ServedMetadata } from "./metadata.js";
 import type { RegistryPin } from "./plan.js";
 
@@ -140,8 +140,8 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
     const key = `${JSON.stringify([pin.fingerprints, pin.retired ?? []])} ${place}`;
     let chain = chains.get(key);
     if (!chain) {
-      const served = [...(rotationsAt.get(registryBase(pin.url))?.opened ?? []), ...(place === registryBase(pin.url) ? [] : (rotationsAt.get(place)?.opened ?? []))];
-      chains.set(key, (chain = followRotations(pin, served)));
+      const rotations = [...(rotationsAt.get(registryBase(pin.url))?.opened ?? []), ...(place === registryBase(pin.url) ? [] : (rotationsAt.get(place)?.opened ?? []))];
+      chains.set(key, (chain = followRotations(pin, rotations)));
     }
     return chain;
   };
@@ -295,7 +295,7 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
       // After a rotation the log's checkpoints are signed by the current key, whose public key
       // neither the pins nor old bundles carry: the registry's identity document has it, opened
       // under the pins (fetched only in that case).
-      if (group.pin.retired?.length && !group.chain?.rotations.length) logKeys.push(...(await identityKeys(group.pin, [group.base, registryBase(group.origin)])));
+      if (group.pin.retired?.length && !group.chain?.rotations.length) logKeys.push(...((await identityChain(group.pin.fingerprints, [group.base, registryBase(group.origin)]))?.keys ?? []));
       const witnesses = await witnessVerifiers(group.witnesses);
       const quorum = group.witnesses?.quorum ?? 0;
       const items: LogItem[] = group.indexes.map((i) => {

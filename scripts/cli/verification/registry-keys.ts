@@ -5,26 +5,25 @@
  * checkpoints signed across a rotation.
  */
 
-import { countersignRefusal, fail, fromBase64, type KeyChain, type Result, type Verified, type VerifyFailure } from "../../../src/core/index.js";
+import { countersignRefusal, fail, fromBase64, listedKeys, type KeyChain, type Result, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { fetchIdentity } from "../commands/identity.js";
 import { registryOfBundle } from "../log/check.js";
 import { judge, type JudgeInput } from "./judge.js";
-import type { RegistryPin } from "./plan.js";
 
-/** The keys an identity document lists, opened under the pin (the first place that answers); none if none does. */
-export async function identityKeys(pin: RegistryPin, bases: string[]): Promise<{ publicKey: Uint8Array; until?: number | undefined }[]> {
+/**
+ * The registry's key chain from `fingerprints` and the keys its identity document lists, opened
+ * under them (the first place that answers); undefined when no place serves one that opens.
+ */
+export async function identityChain(fingerprints: readonly string[], bases: readonly string[]): Promise<{ chain: KeyChain; keys: { publicKey: Uint8Array; until?: number | undefined }[] } | undefined> {
   for (const base of new Set(bases)) {
     try {
-      const { document } = await fetchIdentity(base, pin.fingerprints);
-      return document.keys.flatMap((k) => {
-        const publicKey = fromBase64(k.publicKey);
-        return publicKey ? [{ publicKey, until: k.until }] : [];
-      });
+      const identity = await fetchIdentity(base, fingerprints);
+      if (identity.chain) return { chain: identity.chain, keys: listedKeys(identity.document) };
     } catch {
-      // Not there, or not opening under the pin: the next place, else the log check fails as it would.
+      // Not there, or not opening under the pins: the next place.
     }
   }
-  return [];
+  return undefined;
 }
 
 /** Every key of a registry's history with a known public key (rotations name them; bundles carry theirs), with its range. */

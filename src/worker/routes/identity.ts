@@ -1,8 +1,9 @@
 /** @module `GET /.well-known/countersign.json`: the self-signed registry identity (core/identity.ts). */
 
 import { Hono } from "hono";
-import { ED25519_TYPE, formatVerifierKey, fromBase64, fromUtf8, logOrigin, logUrl, NPM_KEY_TYPE, signIdentity, WELL_KNOWN_PATH, type Envelope, type IdentityInput } from "../../core/index.js";
+import { ED25519_TYPE, formatVerifierKey, logOrigin, logUrl, NPM_KEY_TYPE, signIdentity, WELL_KNOWN_PATH, type Envelope, type IdentityInput } from "../../core/index.js";
 import { registryOrigin, type AppEnv } from "../context.js";
+import { loggedRotations } from "../signing-key.js";
 
 export const identityRoutes = new Hono<AppEnv>();
 
@@ -13,7 +14,7 @@ identityRoutes.get(WELL_KNOWN_PATH, async (c) => {
   const log = { url: logUrl(origin), origin: logOrigin(origin), key: await formatVerifierKey(logOrigin(origin), ED25519_TYPE, key.publicKey) };
   // Keys rotated away (PROTOCOL §21): listed as retired with the index of their rotation, and the rotations themselves.
   const envelopes = rotations.map((r) => JSON.parse(r.envelope) as Envelope);
-  const retired = rotations.map((r, i) => ({ keyid: r.from, publicKey: (JSON.parse(fromUtf8(fromBase64(envelopes[i]!.payload)!)) as { from: { publicKey: string } }).from.publicKey, until: r.sequence }));
+  const retired = loggedRotations(rotations).map((r) => ({ keyid: r.from.keyid, publicKey: r.from.publicKey, until: r.sequence }));
   const npmKeys: IdentityInput["npmKeys"] = npm ? [{ keyid: npm.keyid, keytype: NPM_KEY_TYPE, key: npm.key }] : undefined;
   const envelope = await signIdentity({ name: config.name, origin, namespaces: namespaces.map((n) => n.namespace), log, npmKeys, retired, rotations: envelopes }, key);
   return c.json(envelope, 200, { "Cache-Control": "public, max-age=60" });
