@@ -21,7 +21,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { checkLog, type LogItem } from "../scripts/cli/log/check.js";
+import { bundleLogItem, checkLog, type LogItem } from "../scripts/cli/log/check.js";
 import { LogReader } from "../scripts/cli/log/reader.js";
 import { checkpointStore } from "../scripts/cli/log/store.js";
 import { gapEntry, utf8, verifyBundle, type Bundle } from "../src/core/index.js";
@@ -86,7 +86,7 @@ async function verifyAndLog(stateDir: string) {
   const results = await verifyAll();
   const reader = await LogReader.create({ base, registryOrigin: ORIGIN, publicKey: registry.publicKey });
   if (!reader.ok) throw new Error(reader.error);
-  const logItems: LogItem[] = items.map((it, i) => ({ bundle: it.bundle, sequence: (results[i] as { value: { sequence: number } }).value.sequence, label: it.name }));
+  const logItems: LogItem[] = items.map((it, i) => bundleLogItem(it.bundle, (results[i] as { value: { sequence: number } }).value.sequence, it.name));
   const result = await checkLog(reader.value, registry.keyid, checkpointStore(stateDir), logItems);
   if (result.group || result.items.some((o) => !o?.ok)) throw new Error(`log check failed: ${JSON.stringify(result.group ?? result.items.find((o) => !o?.ok))}`);
 }

@@ -40,6 +40,8 @@ export const specKey = (s: Spec) => `${s.name}@${s.version}`;
 export interface ProvenanceAnswer {
   bundles: Map<string, unknown>;
   metadata: Map<string, unknown>;
+  /** Where each statement's serial is in the log (`metadataLog`, PROTOCOL §19.1), by package name, unchecked. */
+  metadataLog: Map<string, unknown>;
   /** The registry's key rotations as served (PROTOCOL §21), unopened. */
   rotations: unknown[];
 }
@@ -55,17 +57,27 @@ export interface PackumentVersion {
 export interface Packument {
   versions?: Record<string, PackumentVersion>;
   "dist-tags"?: unknown;
-  /** The full document's signed metadata: `countersign.metadata` (absent from abbreviated ones). */
-  countersign?: { metadata?: unknown };
+  /** The full document's signed metadata and where its serial is in the log: `countersign.metadata`, `.metadataLog` (absent from abbreviated ones). */
+  countersign?: { metadata?: unknown; metadataLog?: unknown };
 }
 
-/** The signed metadata a full packument carries, or undefined. */
-export function packumentMetadata(doc: Packument | undefined): unknown {
+/** A package's signed metadata as one place serves it, and its `metadataLog` reference (both unchecked). */
+export interface ServedPackageMetadata {
+  envelope: unknown;
+  log: unknown;
+}
+
+/** The signed metadata a full packument carries (undefined: none), with its log reference. */
+export function packumentMetadata(doc: Packument | undefined): ServedPackageMetadata | undefined {
   const block = doc?.countersign;
-  return typeof block === "object" && block !== null && !Array.isArray(block) ? (block as { metadata?: unknown }).metadata ?? undefined : undefined;
+  if (typeof block !== "object" || block === null || Array.isArray(block)) return undefined;
+  const { metadata, metadataLog } = block as { metadata?: unknown; metadataLog?: unknown };
+  return metadata === undefined || metadata === null ? undefined : { envelope: metadata, log: metadataLog };
 }
 
 const BUNDLE_MEDIA_TYPE = "application/vnd.countersign.bundle.v1+json";
+
+const objectOrEmpty = (value: unknown): Record<string, unknown> => (typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {});
 
 /** Every 4xx: an answer (no bundle there), not an outage. */
 const CLIENT_ERRORS = Array.from({ length: 100 }, (_, i) => 400 + i);
@@ -111,6 +123,7 @@ export class RegistryClient {
     for (let i = 0; i < keys.length; i += PER_REQUEST) chunks.push(keys.slice(i, i + PER_REQUEST));
     const bundles = new Map<string, unknown>();
     const metadata = new Map<string, unknown>();
+    const metadataLog = new Map<string, unknown>();
     let rotations: unknown[] = [];
     let supported = true;
     await inFlight(chunks, IN_FLIGHT, async (chunk) => {
@@ -129,7 +142,7 @@ export class RegistryClient {
         return;
       }
       // Too large or cut off: an error. Not JSON: a registry without the batch API.
-      const body = await readJson<{ bundles?: unknown; metadata?: unknown; rotations?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown; metadata?: unknown; rotations?: unknown } => {
+      const body = await readJson<{ bundles?: unknown; metadata?: unknown; metadataLog?: unknown; rotations?: unknown }>(response, url, limitOf("bundles"), "provenance bundles").catch((err: unknown): { bundles?: unknown; metadata?: unknown; metadataLog?: unknown; rotations?: unknown } => {
         if (err instanceof UnreachableError || err instanceof ResponseTooLargeError) throw err;
         return {};
       });
@@ -140,13 +153,17 @@ export class RegistryClient {
       const answered = body.bundles as Record<string, unknown>;
       for (const key of chunk) if (Object.hasOwn(answered, key) && answered[key]) bundles.set(key, answered[key]);
       // Each package's signed metadata, only for names this chunk asked about (the rest is ignored).
-      const signed = typeof body.metadata === "object" && body.metadata !== null && !Array.isArray(body.metadata) ? (body.metadata as Record<string, unknown>) : {};
+      const signed = objectOrEmpty(body.metadata);
+      const logged = objectOrEmpty(body.metadataLog);
       for (const name of new Set(chunk.map((key) => key.slice(0, key.lastIndexOf("@"))))) {
-        if (Object.hasOwn(signed, name) && signed[name] && !metadata.has(name)) metadata.set(name, signed[name]);
+        if (Object.hasOwn(signed, name) && signed[name] && !metadata.has(name)) {
+          metadata.set(name, signed[name]);
+          if (Object.hasOwn(logged, name)) metadataLog.set(name, logged[name]);
+        }
       }
       if (Array.isArray(body.rotations) && body.rotations.length > rotations.length) rotations = body.rotations.slice(0, 64);
     });
-    return supported ? { supported, bundles, metadata, rotations } : { supported };
+    return supported ? { supported, bundles, metadata, metadataLog, rotations } : { supported };
   }
 
   /** The abbreviated packument (cached per name); undefined when the registry does not have it. */
@@ -188,19 +205,23 @@ export class RegistryClient {
   async packumentProvenance(specs: Spec[]): Promise<ProvenanceAnswer> {
     const bundles = new Map<string, unknown>();
     const metadata = new Map<string, unknown>();
+    const metadataLog = new Map<string, unknown>();
     const byName = new Map<string, Spec[]>();
     for (const spec of specs) byName.set(spec.name, [...(byName.get(spec.name) ?? []), spec]);
     await inFlight([...byName], 8, async ([name, versions]) => {
       const doc = await this.fullPackument(name);
       const signed = packumentMetadata(doc);
-      if (signed !== undefined) metadata.set(name, signed);
+      if (signed !== undefined) {
+        metadata.set(name, signed.envelope);
+        metadataLog.set(name, signed.log);
+      }
       for (const spec of versions) {
         const version = doc?.versions && Object.hasOwn(doc.versions, spec.version) ? doc.versions[spec.version] : undefined;
         const bundle = await this.bundleFrom(spec, version?.dist?.countersign);
         if (bundle !== undefined) bundles.set(specKey(spec), bundle);
       }
     });
-    return { bundles, metadata, rotations: [] }; // rotations come from the batch API (a plain mirror has none)
+    return { bundles, metadata, metadataLog, rotations: [] }; // rotations come from the batch API (a plain mirror has none)
   }
 
   /**
@@ -241,7 +262,7 @@ export class RegistryClient {
   /** Bundles and signed metadata from the batch API, or from the full packuments where this registry has no batch API. */
   async provenanceAnswer(specs: Spec[]): Promise<ProvenanceAnswer> {
     const answer = await this.bundles(specs);
-    return answer.supported ? { bundles: answer.bundles, metadata: answer.metadata, rotations: answer.rotations } : this.packumentProvenance(specs);
+    return answer.supported ? { bundles: answer.bundles, metadata: answer.metadata, metadataLog: answer.metadataLog, rotations: answer.rotations } : this.packumentProvenance(specs);
   }
 
   /**
@@ -249,7 +270,7 @@ export class RegistryClient {
    * `GET /-/countersign/v1/packages/<name>`, else (a plain mirror, which has no native API) the
    * full packument's `countersign.metadata`; undefined when neither carries any.
    */
-  async packageMetadata(name: string): Promise<unknown> {
+  async packageMetadata(name: string): Promise<ServedPackageMetadata | undefined> {
     const url = `${this.base}/-/countersign/v1/packages/${encodeName(name)}`;
     const response = await request(url, { token: this.token, accept: CLIENT_ERRORS });
     if (response.ok) {
@@ -257,8 +278,8 @@ export class RegistryClient {
         if (err instanceof UnreachableError || err instanceof ResponseTooLargeError) throw err;
         return undefined;
       });
-      const signed = typeof body === "object" && body !== null ? (body as { metadata?: unknown }).metadata : undefined;
-      if (signed !== undefined && signed !== null) return signed;
+      const { metadata, metadataLog } = typeof body === "object" && body !== null ? (body as { metadata?: unknown; metadataLog?: unknown }) : {};
+      if (metadata !== undefined && metadata !== null) return { envelope: metadata, log: metadataLog };
     } else await response.body?.cancel().catch(() => undefined);
     return packumentMetadata(await this.fullPackument(name));
   }

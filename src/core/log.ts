@@ -6,7 +6,8 @@
  *     entry 0        genesis: {"type":".../log/genesis/v1","origin":<registry origin>,"keyid":<fingerprint>}
  *     entry i ≥ 1    the payload bytes of the countersignature whose `predicate.sequence` is i,
  *                    or of the registry statement (registry-statement.ts) or key rotation
- *                    (rotation.ts) whose `sequence` is i
+ *                    (rotation.ts) whose `sequence` is i, or a package metadata record
+ *                    (package-metadata.ts: a package's serial and the digest of what it lists)
  *     (a gap)        {"type":".../log/gap/v1","index":i}: a number no version holds (databases
  *                    that predate gap-free sequence numbers only)
  *
@@ -21,6 +22,7 @@ import { fail, ok, type Result } from "./result.js";
 import type { Signer } from "./signature.js";
 import { parseRegistryStatement, REGISTRY_STATEMENT_TYPE, type RegistryStatement } from "./registry-statement.js";
 import { parseRotation, ROTATION_TYPE, type KeyRotation } from "./rotation.js";
+import { METADATA_RECORD_TYPE, parseMetadataRecord, type MetadataRecord } from "./package-metadata.js";
 import { COUNTERSIGN_PREDICATE } from "./statement.js";
 
 /** The log's URL prefix below a registry's origin (C2SP tlog-tiles paths follow it). */
@@ -64,6 +66,7 @@ export type LogEntry =
   | { kind: "gap"; index: number }
   | { kind: "statement"; index: number; statement: RegistryStatement }
   | { kind: "rotation"; index: number; rotation: KeyRotation }
+  | { kind: "metadata"; index: number; record: MetadataRecord }
   | {
       kind: "countersignature";
       index: number;
@@ -113,6 +116,11 @@ export function parseLogEntry(bytes: Uint8Array, index: number): Result<LogEntry
     if (!rotation.ok) return fail(`log entry ${index} is a malformed key rotation: ${rotation.error}`);
     if (rotation.value.sequence !== index) return fail(`log entry ${index} is the key rotation with sequence number ${rotation.value.sequence}`);
     return ok({ kind: "rotation", index, rotation: rotation.value });
+  }
+  if (entry._type === METADATA_RECORD_TYPE) {
+    const record = parseMetadataRecord(bytes);
+    if (!record.ok) return fail(`log entry ${index} is a malformed package metadata record: ${record.error}`);
+    return ok({ kind: "metadata", index, record: record.value });
   }
   if (entry.predicateType !== COUNTERSIGN_PREDICATE) return fail(`log entry ${index} is of an unknown type`);
   const predicate = entry.predicate as Record<string, unknown> | undefined;

@@ -21,7 +21,7 @@
  * signature and no extra round trip (the statement travels with the packument and the batch API).
  */
 
-import { toBase64, toHex, utf8 } from "./bytes.js";
+import { fromBase64, toBase64, toHex, utf8 } from "./bytes.js";
 import { sha256 } from "./digest.js";
 import { signEnvelope, type Envelope } from "./dsse.js";
 import { Fingerprint, hex, Timestamp } from "./fields.js";
@@ -155,6 +155,8 @@ export type MetadataFailureCode =
   | "metadata_untrusted"
   /** For another package. */
   | "metadata_mismatch"
+  /** Served without its place in the registry's transparency log (PROTOCOL §19.1). */
+  | "metadata_not_logged"
   /** Past its expiry: a registry or mirror serving a frozen view. */
   | "metadata_expired"
   /** Older than the metadata this machine already accepted for the package. */
@@ -178,8 +180,10 @@ export interface MetadataProblem {
 export interface OpenedMetadata {
   metadata: PackageMetadata;
   /**
-   * SHA-256 of what one serial must always say: everything but `issuedAt` and `expires` (a
-   * statement re-signed for a new expiry keeps its serial). A machine remembers it with the serial.
+   * SHA-256 of what one serial must always say: everything but the signing key and origin
+   * (`registry`), `issuedAt` and `expires` (a statement re-signed for a new expiry, or by the
+   * successor of a rotated key, keeps its serial). A machine remembers it with the serial, and
+   * the log records it (`metadataRecordEntry`).
    */
   contentSha256: string;
 }
@@ -187,7 +191,8 @@ export interface OpenedMetadata {
 /** What this machine accepted before for the package (the client's metadata store). */
 export interface SeenMetadata {
   serial: number;
-  contentSha256: string;
+  /** Absent for a floor stored before the digest left out `registry` (compared by serial only, once). */
+  contentSha256?: string | undefined;
 }
 
 /**
@@ -216,16 +221,64 @@ export async function openPackageMetadata(value: unknown, expect: { name: string
   if (seen && metadata.serial < seen.serial) {
     return fail({ code: "metadata_rollback", message: `metadata for ${expect.name} is older than what this machine already accepted: a rollback`, expected: `serial ≥ ${seen.serial}`, actual: `serial ${metadata.serial}` });
   }
-  if (seen && metadata.serial === seen.serial && contentSha256 !== seen.contentSha256) {
+  if (seen && metadata.serial === seen.serial && seen.contentSha256 !== undefined && contentSha256 !== seen.contentSha256) {
     return fail({ code: "metadata_equivocation", message: `two different metadata statements for ${expect.name} carry serial ${metadata.serial}`, expected: `sha256:${seen.contentSha256}`, actual: `sha256:${contentSha256}` });
   }
   return ok({ metadata, contentSha256 });
 }
 
-/** The digest of a statement's contents without its validity window (the parsed object's key order is the schema's). */
+/** The digest of a statement's contents without its signer and validity window (the parsed object's key order is the schema's). */
 async function contentDigest(m: PackageMetadata): Promise<string> {
-  const { issuedAt: _issued, expires: _expires, ...contents } = m;
+  const { registry: _registry, issuedAt: _issued, expires: _expires, ...contents } = m;
   return toHex(await sha256(utf8(JSON.stringify(contents))));
+}
+
+/**
+ * A serial's log entry (PROTOCOL §19.1): which contents the registry published for `name` at
+ * `serial`. Deterministic, so a consumer holding an opened statement recomputes the exact bytes
+ * and checks their inclusion; the registry records each serial once, the first time it signs it.
+ */
+export interface MetadataRecord {
+  name: string;
+  serial: number;
+  contentSha256: string;
+}
+
+export const METADATA_RECORD_TYPE = "https://countersign.dev/package-metadata-record/v1";
+
+const RecordSchema = z.strictObject({
+  _type: z.literal(METADATA_RECORD_TYPE),
+  name: z.string().check(z.maxLength(214)),
+  serial: z.number().check(z.int(), z.positive(), z.lte(Number.MAX_SAFE_INTEGER)),
+  contentSha256: hex(32),
+});
+
+/** The entry bytes: `{"_type":…,"name":…,"serial":…,"contentSha256":…}`, in that order. */
+export function metadataRecordEntry(record: MetadataRecord): Uint8Array {
+  return utf8(JSON.stringify({ _type: METADATA_RECORD_TYPE, name: record.name, serial: record.serial, contentSha256: record.contentSha256 }));
+}
+
+/** Parses a log entry as a metadata record; it must be byte for byte the canonical form. */
+export function parseMetadataRecord(bytes: Uint8Array): Result<MetadataRecord, string> {
+  const parsed = parseJsonBytes(bytes, RecordSchema, "metadata record");
+  if (!parsed.ok) return parsed;
+  const record = { name: parsed.value.name, serial: parsed.value.serial, contentSha256: parsed.value.contentSha256 };
+  const name = checkPackageName(record.name);
+  if (!name.ok) return fail(`metadata record: ${name.reason}`);
+  if (toBase64(metadataRecordEntry(record)) !== toBase64(bytes)) return fail("metadata record: not in its canonical form");
+  return ok(record);
+}
+
+/**
+ * The record of a statement this registry signed (the Worker's side: its own envelope, so the
+ * signature is not checked again; the contents are parsed exactly as a consumer parses them).
+ */
+export async function metadataRecordOf(envelope: Pick<Envelope, "payload">): Promise<Result<MetadataRecord, string>> {
+  const payload = typeof envelope.payload === "string" ? fromBase64(envelope.payload) : undefined;
+  if (!payload) return fail("metadata: payload is not base64");
+  const parsed = METADATA_FORMAT.parse(payload);
+  if (!parsed.ok) return parsed;
+  return ok({ name: parsed.value.name, serial: parsed.value.serial, contentSha256: await contentDigest(parsed.value) });
 }
 
 /**

@@ -71,5 +71,6 @@ export function metadataSourceOf(source: PackumentSource): MetadataSource {
     versions: source.versions.map((v) => ({ version: v.version, sequence: v.sequence, sha512: v.sha512, publishedAt: v.publishedAt, deprecated: v.deprecated })),
     tags: source.tags,
     revokedKeys: source.revokedKeys ?? [],
+    ...(source.recorded ? { recorded: source.recorded } : {}),
   };
 }

@@ -63,6 +63,7 @@ import type { Logged } from "./log/durable.js";
 import type { LogHandle } from "./log/handle.js";
 import { ApiError, badRequest } from "./errors.js";
 import { fanOut } from "./fanout.js";
+import { recordChange } from "./metadata-log.js";
 import { digestStream, sha256Stream, type StreamDigests } from "./hashing.js";
 import type { BlobStore } from "./storage/blobs.js";
 import type { MetaStore, PublishContext, TagUpdate, VersionRow } from "./storage/meta.js";
@@ -393,6 +394,8 @@ export async function countersignAndCommit(deps: PublishDeps, c: Countersignable
     };
     const outcome = await meta.commitVersion(row, tag, c.context.readAt);
     if (outcome === "committed") {
+      // The package's new serial goes into the log with the version: one round covers both.
+      await recordChange({ meta, signer, origin: c.origin, now: deps.now() }, [c.name]);
       const logged = await logVersion(deps.log, sequence);
       return { bundle: logged ? { ...bundle, tlogProof: logged.tlogProof } : bundle, row, logged };
     }

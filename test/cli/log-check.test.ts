@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import "../../scripts/cli/native-ed25519.js";
 import { fromBase64, gapEntry, toBase64, type Bundle, type Signer } from "../../src/core/index.js";
-import { checkLog, checkProof, type LogItem } from "../../scripts/cli/log/check.js";
+import { bundleLogItem, checkLog, checkProof, type LogItem } from "../../scripts/cli/log/check.js";
 import { LogReader } from "../../scripts/cli/log/reader.js";
 import { checkpointPath, checkpointStore, fingerprintFileName, LOG_STATE_DIR_ENV, logStateDir } from "../../scripts/cli/log/store.js";
 import { LogTree, publisherKey, registryKey, startFakeLog, withProof, type FakeLogServer } from "../helpers/fake-log.js";
@@ -37,7 +37,7 @@ const reader = async (base = server.url) => {
   if (!made.ok) throw new Error(made.error);
   return made.value;
 };
-const item = (bundle: unknown, sequence: number, label = `pkg@${sequence}`): LogItem => ({ bundle, sequence, label });
+const item = (bundle: unknown, sequence: number, label = `pkg@${sequence}`): LogItem => bundleLogItem(bundle, sequence, label);
 
 /** A tree with genesis, `count` publications of @acme packages and `filler` gap entries after each. */
 async function tree(count: number, filler = 0): Promise<{ tree: LogTree; published: { bundle: Bundle; index: number }[] }> {

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import "../../scripts/cli/native-ed25519.js";
-import { COSIGNATURE_TYPE, cosignatureSigner, formatVerifierKey, gapEntry, signPackageMetadata, utf8, type Bundle, type NoteSigner, type Signer } from "../../src/core/index.js";
+import { COSIGNATURE_TYPE, cosignatureSigner, formatVerifierKey, gapEntry, metadataRecordEntry, metadataRecordOf, signPackageMetadata, utf8, type Bundle, type Envelope, type NoteSigner, type Signer } from "../../src/core/index.js";
 import { RegistryClient } from "../../scripts/cli/registry-client.js";
 import { parse, type Command } from "../../scripts/cli/command.js";
 import { fetchArtifact, verifyArtifact } from "../../scripts/cli/commands/fetch.js";
@@ -28,8 +28,8 @@ let registry: Signer;
 let publisher: Signer;
 let store: CheckpointStore;
 
-/** Signed metadata by package name, added to the fake batch API's answers. */
-const signedMetadata = new Map<string, unknown>();
+/** Signed metadata by package name, and its record's log index, added to the fake batch API's answers. */
+const signedMetadata = new Map<string, { envelope: unknown; index: number }>();
 
 beforeAll(async () => {
   server = await startFakeLog();
@@ -38,7 +38,15 @@ beforeAll(async () => {
   const answer = RegistryClient.prototype.bundles;
   vi.spyOn(RegistryClient.prototype, "bundles").mockImplementation(async function (this: RegistryClient, specs) {
     const answered = await answer.call(this, specs);
-    if (answered.supported) for (const { name } of specs) if (signedMetadata.has(name)) answered.metadata.set(name, signedMetadata.get(name));
+    if (answered.supported) {
+      for (const { name } of specs) {
+        const served = signedMetadata.get(name);
+        if (served) {
+          answered.metadata.set(name, served.envelope);
+          answered.metadataLog.set(name, { index: served.index });
+        }
+      }
+    }
     return answered;
   });
 });
@@ -57,6 +65,8 @@ interface Published {
   bundle: Bundle;
   index: number;
   sha512: string;
+  /** The registry's signed metadata listing it, and its record's log index (the entry after the version's, as a publish makes them). */
+  metadata: { envelope: Envelope; index: number };
 }
 
 async function tree(count: number): Promise<{ tree: LogTree; published: Published[] }> {
@@ -65,8 +75,16 @@ async function tree(count: number): Promise<{ tree: LogTree; published: Publishe
   const published: Published[] = [];
   for (let i = 0; i < count; i++) {
     const name = `@acme/pkg-${i}`;
-    published.push({ name, ...(await t.publish(name, "1.0.0", publisher)) });
-    await t.append(gapEntry(t.size));
+    const version = await t.publish(name, "1.0.0", publisher);
+    const envelope = await signPackageMetadata(
+      { name, origin: server.url, serial: 1, versions: [{ version: "1.0.0", sequence: version.index, sha512: version.sha512, publishedAt: new Date().toISOString() }], distTags: { latest: "1.0.0" }, issuedAt: new Date() },
+      registry,
+    );
+    const record = await metadataRecordOf(envelope);
+    if (!record.ok) throw new Error(record.error);
+    const index = t.size;
+    await t.append(metadataRecordEntry(record.value));
+    published.push({ name, ...version, metadata: { envelope, index } });
   }
   return { tree: t, published };
 }
@@ -75,12 +93,8 @@ const pin = (extra: Partial<RegistryPin> = {}): RegistryPin => ({ registry: "tea
 const request = (p: Published, extra: Partial<RegistryPin> = {}): ProvenanceRequest => ({ spec: { name: p.name, version: "1.0.0" }, namespace: "@acme", pin: pin(extra), sha512: p.sha512, locators: [] });
 /** The registry's signed metadata listing `p` (what it serves beside the bundle), also on the native package route. */
 async function serveMetadata(p: Published): Promise<void> {
-  const envelope = await signPackageMetadata(
-    { name: p.name, origin: server.url, serial: 1, versions: [{ version: "1.0.0", sequence: p.index, sha512: p.sha512, publishedAt: new Date().toISOString() }], distTags: { latest: "1.0.0" }, issuedAt: new Date() },
-    registry,
-  );
-  signedMetadata.set(p.name, envelope);
-  server.routes.set(`/-/countersign/v1/packages/${p.name.replace("/", "%2f")}`, [200, JSON.stringify({ name: p.name, metadata: envelope })]);
+  signedMetadata.set(p.name, p.metadata);
+  server.routes.set(`/-/countersign/v1/packages/${p.name.replace("/", "%2f")}`, [200, JSON.stringify({ name: p.name, metadata: p.metadata.envelope, metadataLog: { index: p.metadata.index } })]);
 }
 const serveBundles = async (entries: [Published, unknown][]) => {
   for (const [p, bundle] of entries) {
@@ -121,6 +135,41 @@ describe("findProvenance: verified means countersigned AND in the log", () => {
     const [failed, verified] = await find([request(a), request(b)]);
     expect(verified?.status).toBe("verified");
     expect(failed).toMatchObject({ status: "failed", failure: { layer: "log", code: "not_in_log", name: a.name, version: "1.0.0", namespace: "@acme", expected: `index ${a.index}`, actual: `index ${b.index}` } });
+  });
+
+  it("signed metadata whose serial the log does not hold (a view shown to this consumer alone) fails at layer log; none at all is metadata_not_logged", async () => {
+    const { tree: t, published } = await tree(2);
+    await server.serve(t);
+    const [a, b] = published as [Published, Published];
+    await serveBundles([
+      [a, a.bundle],
+      [b, b.bundle],
+    ]);
+    // Same serial, validly signed by the pinned key, but listing other dist-tags than the logged record says.
+    const hidden = await signPackageMetadata(
+      { name: a.name, origin: server.url, serial: 1, versions: [{ version: "1.0.0", sequence: a.index, sha512: a.sha512, publishedAt: new Date().toISOString() }], distTags: { latest: "1.0.0", next: "1.0.0" }, issuedAt: new Date() },
+      registry,
+    );
+    signedMetadata.set(a.name, { envelope: hidden, index: a.metadata.index });
+    signedMetadata.set(b.name, { envelope: b.metadata.envelope, index: a.metadata.index }); // pointing at another package's record
+    const [forA, forB] = await find([request(a), request(b)]);
+    expect(forA).toMatchObject({ status: "failed", failure: { layer: "log", code: "not_in_log", name: a.name } });
+    expect((forA as Extract<ProvenanceOutcome, { status: "failed" }>).failure.message).toMatch(/^the signed metadata of @acme\/pkg-0 \(serial 1\): /);
+    expect(forB).toMatchObject({ status: "failed", failure: { layer: "log", code: "not_in_log", name: b.name } });
+
+    // Served without a metadataLog reference at all.
+    const answer = RegistryClient.prototype.bundles;
+    vi.spyOn(RegistryClient.prototype, "bundles").mockImplementationOnce(async function (this: RegistryClient, specs) {
+      const answered = await answer.call(this, specs);
+      if (answered.supported) answered.metadataLog.clear();
+      return answered;
+    });
+    signedMetadata.set(a.name, a.metadata);
+    const [unlogged] = await find([request(a)]);
+    expect(unlogged).toMatchObject({ status: "failed", failure: { layer: "metadata", code: "metadata_not_logged", name: a.name } });
+    // And with everything as the registry logged it, both verify (the records proved from the tiles).
+    signedMetadata.set(b.name, b.metadata);
+    expect((await find([request(a), request(b)])).map((o) => o.status)).toEqual(["verified", "verified"]);
   });
 
   it("a log forked under the stored checkpoint: every package of the registry fails with split_view naming both checkpoints", async () => {

@@ -3,7 +3,8 @@
  * fake verified outcomes and statements signed here: one check per package name and registry
  * key, the statement from the place nearest the front of the search order, each version listed
  * with its bytes and sequence, the stored floor respected, and the floor raised only when every
- * version of the package passed.
+ * version of the package passed; and the statement's record in the log (its outcome injected here:
+ * the log check itself is test/cli/log-check.test.ts and the e2e tests').
  */
 
 import { mkdtempSync } from "node:fs";
@@ -11,10 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import "../../scripts/cli/native-ed25519.js";
-import { signPackageMetadata, type Envelope, type Signer, type Verified } from "../../src/core/index.js";
+import { fromUtf8, METADATA_RECORD_TYPE, openPackageMetadata, signPackageMetadata, type Envelope, type Signer, type Verified } from "../../src/core/index.js";
+import type { LogItem } from "../../scripts/cli/log/check.js";
 import { metadataStore, type MetadataStore } from "../../scripts/cli/log/metadata-store.js";
 import { checkMetadata, type ServedMetadata } from "../../scripts/cli/verification/metadata.js";
-import type { ProvenanceOutcome, ProvenanceRequest } from "../../scripts/cli/verification/provenance.js";
+import type { checkLogs, ProvenanceOutcome, ProvenanceRequest } from "../../scripts/cli/verification/provenance.js";
 import { signerFromSeedByte } from "../helpers/bundles.js";
 
 const PINNED = "https://npm.acme.dev";
@@ -46,10 +48,25 @@ function verified(version: string, sequence: number, sha512: string, source = PI
   return { status: "verified", verified: v, bundle: {}, source, sha512 };
 }
 
-const servedBy = (entries: [string, Envelope | undefined][]): ServedMetadata => new Map(entries.map(([place, envelope]) => [place, new Map(envelope ? [["@acme/utils", envelope]] : [])]));
+/** Each statement served with a log reference (its record's proof is the log layer's concern: `inLog` below stands in for it). */
+const servedBy = (entries: [string, Envelope | undefined][], log: unknown = { index: 7 }): ServedMetadata =>
+  new Map(entries.map(([place, envelope]) => [place, new Map(envelope ? [["@acme/utils", { envelope, log }]] : [])]));
+
+/** The records' log check: every record is in the log, or (a fault injected) none is. */
+const inLog =
+  (found = true, seen: LogItem[] = []): typeof checkLogs =>
+  async (requests, outcomes, _options, find) => {
+    outcomes.forEach((outcome, i) => {
+      if (outcome?.status !== "verified") return;
+      const item = find!.itemOf(i, outcome);
+      if (!item) return;
+      seen.push(item);
+      if (!found) outcomes[i] = { status: "failed", failure: { layer: "log", code: "not_in_log", message: `${find!.subject!(item)}not in the log`, name: requests[i]!.spec.name, version: requests[i]!.spec.version, namespace: requests[i]!.namespace } };
+    });
+  };
 
 let store: MetadataStore;
-const check = (requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], served: ServedMetadata, now = NOW) => checkMetadata(requests, outcomes, served, { metadata: store, now });
+const check = (requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], served: ServedMetadata, now = NOW, checkRecords = inLog()) => checkMetadata(requests, outcomes, served, { metadata: store, now, checkRecords });
 const codes = (outcomes: ProvenanceOutcome[]) => outcomes.map((o) => (o.status === "failed" ? `${o.failure.layer} ${o.failure.code}` : o.status));
 
 describe("checkMetadata", () => {
@@ -118,5 +135,31 @@ describe("checkMetadata", () => {
     await check(requests, outcomes, servedBy([[PINNED, await statement({ serial: 100 })], [MIRROR, await statement({ serial: 1, versions: [["1.0.0", 1, sha("a")]] })]]));
     expect(codes(outcomes)).toEqual(["verified", "verified", "unavailable"]);
     expect(outcomes[0]).toMatchObject({ metadata: { serial: 100, from: PINNED } });
+  });
+
+  it("the statement's record must be in the log: its entry recomputed from the statement, at the served index; else nothing passes and no floor rises", async () => {
+    fresh();
+    const seen: LogItem[] = [];
+    const outcomes = [verified("1.0.0", 1, sha("a")), verified("1.1.0", 2, sha("b"))];
+    const envelope = await statement({ serial: 120 });
+    await check([request("1.0.0", sha("a")), request("1.1.0", sha("b"))], outcomes, servedBy([[PINNED, envelope]], { index: 9, tlogProof: "proof text" }), NOW, inLog(true, seen));
+    expect(codes(outcomes)).toEqual(["verified", "verified"]);
+    const opened = await openPackageMetadata(envelope, { name: "@acme/utils", pinned: [registry.keyid], now: NOW });
+    if (!opened.ok) throw new Error(opened.error.message);
+    expect(seen[0]).toMatchObject({ sequence: 9, tlogProof: "proof text", what: "the signed metadata", label: "the signed metadata of @acme/utils (serial 120)" });
+    expect(fromUtf8(seen[0]!.entry!)).toBe(JSON.stringify({ _type: METADATA_RECORD_TYPE, name: "@acme/utils", serial: 120, contentSha256: opened.value.contentSha256 }));
+
+    fresh();
+    const missing = [verified("1.0.0", 1, sha("a"))];
+    for (const log of [undefined, null, {}, { index: 0 }, { index: "9" }, { index: 9, tlogProof: 5 }]) {
+      missing[0] = verified("1.0.0", 1, sha("a"));
+      await check([request("1.0.0", sha("a"))], missing, new Map([[PINNED, new Map([["@acme/utils", { envelope, log }]])]]));
+      expect(codes(missing), JSON.stringify(log)).toEqual(["metadata metadata_not_logged"]);
+    }
+    const notFound = [verified("1.0.0", 1, sha("a"))];
+    await check([request("1.0.0", sha("a"))], notFound, servedBy([[PINNED, envelope]]), NOW, inLog(false));
+    expect(codes(notFound)).toEqual(["log not_in_log"]);
+    expect((notFound[0] as Extract<ProvenanceOutcome, { status: "failed" }>).failure.message).toContain("the signed metadata of @acme/utils (serial 120): ");
+    expect(store.read(registry.keyid, "@acme/utils")).toBeUndefined();
   });
 });

@@ -52,6 +52,25 @@ describe("metadataStore", () => {
     expect(after.read(keyid, "@acme/lib")).toEqual(floor(1));
   });
 
+  it("a file from before digest format 2 keeps its serials and drops its digests; the next accepted statement sets one", async () => {
+    const dir = state();
+    const { keyid } = await signerFromSeedByte(1);
+    const path = metadataFloorPath(keyid, dir);
+    mkdirSync(dirname(path), { recursive: true });
+    // Digests of the old format included the signer: after a key rotation they would not match.
+    writeFileSync(path, JSON.stringify({ registry: keyid, packages: { "@acme/utils": floor(9) } }));
+    const store = metadataStore(dir);
+    expect(store.read(keyid, "@acme/utils")).toEqual({ serial: 9 });
+    store.raise(keyid, new Map([["@acme/utils", floor(8, "b")]]));
+    expect(metadataStore(dir).read(keyid, "@acme/utils")).toEqual({ serial: 9 });
+    store.raise(keyid, new Map([["@acme/utils", floor(9, "c")]]));
+    expect(metadataStore(dir).read(keyid, "@acme/utils")).toEqual(floor(9, "c"));
+    expect(JSON.parse(readFileSync(path, "utf8"))).toMatchObject({ registry: keyid, digest: 2 });
+    // Once set, the same serial does not replace it (that would be an equivocation, refused before a raise).
+    store.raise(keyid, new Map([["@acme/utils", floor(9, "d")]]));
+    expect(metadataStore(dir).read(keyid, "@acme/utils")).toEqual(floor(9, "c"));
+  });
+
   it.each([
     ["not JSON", "{"],
     ["not a floor file", "[]"],

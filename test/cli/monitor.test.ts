@@ -80,7 +80,7 @@ describe("monitor", () => {
     const t = await mixedTree();
     await server.serve(t);
     const report = await runJson(["@acme"]);
-    expect(Object.keys(report).sort()).toEqual(["checkpoint", "entries", "from", "namespace", "origin", "publications", "registry", "statements", "to"]);
+    expect(Object.keys(report).sort()).toEqual(["checkpoint", "entries", "from", "metadata", "namespace", "origin", "publications", "registry", "statements", "to"]);
     expect(report.registry).toBe(server.url);
     expect(report.checkpoint).toEqual({ size: t.size, root: toBase64(await t.root()), cosignatures: 0 });
     expect(report.from).toBe(0);

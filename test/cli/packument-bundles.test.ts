@@ -153,27 +153,32 @@ describe("provenance: a link the client cannot follow fails the package", () => 
 describe("signed metadata travels with the bundles (read as served, judged by verification/metadata.ts)", () => {
   const METADATA = { payloadType: "application/vnd.countersign.package-metadata.v1+json", payload: "e30=", signatures: [] };
 
-  it("the batch answer's metadata map, for the names asked only", async () => {
-    const answer = JSON.stringify({ bundles: { "@acme/lib@1.0.0": BUNDLE }, metadata: { "@acme/lib": METADATA, "@acme/other": METADATA } });
+  const LOGGED = { index: 12, tlogProof: "proof" };
+
+  it("the batch answer's metadata map and where each is in the log, for the names asked only", async () => {
+    const answer = JSON.stringify({ bundles: { "@acme/lib@1.0.0": BUNDLE }, metadata: { "@acme/lib": METADATA, "@acme/other": METADATA }, metadataLog: { "@acme/lib": LOGGED, "@acme/other": LOGGED } });
     const { base } = await registry(() => ({ "/-/countersign/v1/bundles": [200, answer] }));
     const got = await new RegistryClient(base).provenanceAnswer([SPEC]);
     expect(got.bundles.get("@acme/lib@1.0.0")).toEqual(BUNDLE);
     expect([...got.metadata]).toEqual([["@acme/lib", METADATA]]);
+    expect([...got.metadataLog]).toEqual([["@acme/lib", LOGGED]]);
   });
 
-  it("a plain mirror: the full packument's countersign.metadata; none there is none", async () => {
-    const withMetadata = JSON.stringify({ ...JSON.parse(packument(BUNDLE)), countersign: { metadata: METADATA } });
+  it("a plain mirror: the full packument's countersign.metadata and .metadataLog; none there is none", async () => {
+    const withMetadata = JSON.stringify({ ...JSON.parse(packument(BUNDLE)), countersign: { metadata: METADATA, metadataLog: LOGGED } });
     const plain = await registry(() => ({ "/@acme%2flib": [200, withMetadata] }));
-    expect((await new RegistryClient(plain.base).provenanceAnswer([SPEC])).metadata.get("@acme/lib")).toEqual(METADATA);
+    const got = await new RegistryClient(plain.base).provenanceAnswer([SPEC]);
+    expect(got.metadata.get("@acme/lib")).toEqual(METADATA);
+    expect(got.metadataLog.get("@acme/lib")).toEqual(LOGGED);
     const bare = await registry(() => ({ "/@acme%2flib": [200, packument(BUNDLE)] }));
     expect((await new RegistryClient(bare.base).provenanceAnswer([SPEC])).metadata.size).toBe(0);
   });
 
   it("packageMetadata: the native package route, else the full packument", async () => {
-    const native = await registry(() => ({ "/-/countersign/v1/packages/@acme%2flib": [200, JSON.stringify({ name: "@acme/lib", metadata: METADATA })] }));
-    expect(await new RegistryClient(native.base).packageMetadata("@acme/lib")).toEqual(METADATA);
+    const native = await registry(() => ({ "/-/countersign/v1/packages/@acme%2flib": [200, JSON.stringify({ name: "@acme/lib", metadata: METADATA, metadataLog: LOGGED })] }));
+    expect(await new RegistryClient(native.base).packageMetadata("@acme/lib")).toEqual({ envelope: METADATA, log: LOGGED });
     const mirror = await registry(() => ({ "/@acme%2flib": [200, JSON.stringify({ ...JSON.parse(packument(BUNDLE)), countersign: { metadata: METADATA } })] }));
-    expect(await new RegistryClient(mirror.base).packageMetadata("@acme/lib")).toEqual(METADATA);
+    expect(await new RegistryClient(mirror.base).packageMetadata("@acme/lib")).toEqual({ envelope: METADATA, log: undefined });
     expect(mirror.seen.map((s) => s.path)).toEqual(["/-/countersign/v1/packages/@acme%2flib", "/@acme%2flib"]);
     const none = await registry(() => ({}));
     expect(await new RegistryClient(none.base).packageMetadata("@acme/lib")).toBeUndefined();

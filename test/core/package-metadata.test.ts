@@ -10,6 +10,12 @@ import {
   checkListed,
   createSigner,
   fromBase64,
+  fromUtf8,
+  METADATA_RECORD_TYPE,
+  metadataRecordEntry,
+  metadataRecordOf,
+  parseLogEntry,
+  parseMetadataRecord,
   generateKeyPair,
   METADATA_PAYLOAD_TYPE,
   METADATA_TYPE,
@@ -159,6 +165,39 @@ describe("package metadata", () => {
     ] as const) {
       const opened = await open(await signRaw({ ...base, revokedKeys }));
       expect(!opened.ok && opened.error.code, what).toBe("metadata_invalid");
+    }
+  });
+
+  it("a serial re-signed by the rotated key's successor keeps its contents digest (and so its log record)", async () => {
+    const before = await open(await sign());
+    const after = await open(await sign({ origin: "https://npm.acme.dev" }, other), { pinned: [other.keyid] });
+    if (!before.ok || !after.ok) throw new Error("setup");
+    expect(after.value.contentSha256).toBe(before.value.contentSha256);
+    const moved = await open(await sign({ distTags: { latest: "1.0.0" } }));
+    expect(moved.ok && moved.value.contentSha256).not.toBe(before.value.contentSha256);
+  });
+
+  it("a metadata record (PROTOCOL §19.1): recomputed from the signed statement, canonical, and a log entry of its own kind", async () => {
+    const envelope = await sign();
+    const opened = await open(envelope);
+    if (!opened.ok) throw new Error("setup");
+    const record = await metadataRecordOf(envelope);
+    expect(record).toEqual({ ok: true, value: { name: "@acme/utils", serial: 4, contentSha256: opened.value.contentSha256 } });
+    const entry = metadataRecordEntry(record.ok ? record.value : (undefined as never));
+    expect(fromUtf8(entry)).toBe(`{"_type":"${METADATA_RECORD_TYPE}","name":"@acme/utils","serial":4,"contentSha256":"${opened.value.contentSha256}"}`);
+    expect(parseMetadataRecord(entry)).toEqual(record);
+    expect(parseLogEntry(entry, 12)).toEqual({ ok: true, value: { kind: "metadata", index: 12, record: record.ok && record.value } });
+    // The same record in another byte form, another field, or a bad name is not an entry a consumer would recompute.
+    const fields = { _type: METADATA_RECORD_TYPE, name: "@acme/utils", serial: 4, contentSha256: opened.value.contentSha256 };
+    for (const [what, bytes] of [
+      ["spaced", utf8(JSON.stringify(fields, null, 1))],
+      ["reordered", utf8(JSON.stringify({ name: fields.name, _type: fields._type, serial: 4, contentSha256: fields.contentSha256 }))],
+      ["an extra field", utf8(JSON.stringify({ ...fields, extra: 1 }))],
+      ["a bad name", utf8(JSON.stringify({ ...fields, name: "@ACME/x" }))],
+      ["a short digest", utf8(JSON.stringify({ ...fields, contentSha256: "ab" }))],
+    ] as const) {
+      expect(parseMetadataRecord(bytes).ok, what).toBe(false);
+      expect(parseLogEntry(bytes, 12).ok, what).toBe(false);
     }
   });
 });

@@ -62,6 +62,16 @@ describe("protocol test vectors", () => {
     expect(verifier.ok && entry.ok && (await verifyTlogProof(committed.log.tlogProof, entry.value, { origin: committed.log.origin, verifier: verifier.value })).ok).toBe(true);
   });
 
+  it("a metadata record's digest and leaf hash, recomputed with node:crypto from the statement", () => {
+    const { registry: _registry, issuedAt: _issued, expires: _expires, ...contents } = JSON.parse(committed.metadataStatement) as Record<string, unknown>;
+    const contentSha256 = createHash("sha256").update(JSON.stringify(contents)).digest("hex");
+    expect(committed.metadataRecord.contentSha256).toBe(contentSha256);
+    const entry = JSON.stringify({ _type: "https://countersign.dev/package-metadata-record/v1", name: "@acme/hello", serial: JSON.parse(committed.metadataStatement).serial, contentSha256 });
+    expect(committed.metadataRecord.entry).toBe(entry);
+    // RFC 6962 leaf hash: SHA-256 of 0x00 ‖ entry.
+    expect(committed.metadataRecord.leafHash).toBe(createHash("sha256").update(Buffer.concat([Buffer.from([0]), Buffer.from(entry)])).digest("hex"));
+  });
+
   it("appear verbatim in docs/PROTOCOL.md", () => {
     const expected = [
       committed.keys.publisher.fingerprint,
@@ -83,6 +93,8 @@ describe("protocol test vectors", () => {
       committed.log.tlogProof,
       committed.metadataStatement,
       committed.metadata.signatures[0]!.sig,
+      committed.metadataRecord.entry,
+      committed.metadataRecord.leafHash,
       committed.registryStatements.enrolment.statement,
       committed.registryStatements.enrolment.envelope.signatures[0]!.sig,
       committed.registryStatements.revocation.statement,

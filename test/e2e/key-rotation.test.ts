@@ -45,7 +45,7 @@ let alice: PublisherSetup;
 let rotation: { from: string; to: string; log: { index: number } };
 const servers: Server[] = [];
 
-type Answer = { bundles: Record<string, Bundle>; metadata: Record<string, Envelope>; rotations?: unknown[] };
+type Answer = { bundles: Record<string, Bundle>; metadata: Record<string, Envelope>; metadataLog: Record<string, unknown>; rotations?: unknown[] };
 
 /** A mirror of the team's registry whose batch answers pass through `edit` (everything else is forwarded). */
 async function mirror(edit: (answer: Answer) => Promise<Answer> | Answer): Promise<string> {
@@ -142,7 +142,7 @@ describe("registry key rotation", () => {
     }
     // Once followed, the pins alone say it: a version the old key countersigned verifies through
     // a mirror that serves no rotation, and so does the new one.
-    const url = await mirror((answer) => ({ bundles: answer.bundles, metadata: answer.metadata }));
+    const url = await mirror((answer) => ({ bundles: answer.bundles, metadata: answer.metadata, metadataLog: answer.metadataLog }));
     for (const version of ["1.0.0", "1.1.0"]) {
       const through = writeConsumer(join(work, `mirror-${version}`), { registry: url, acmeRegistry: url, resolved: true, dependencies: { "@acme/utils": version }, pins: { ...teamPins(team, url), registries: { team: { ...pinsOf(dir).registries.team, url } } } });
       expect((await npm(["install", "--prefer-online"], through)).code).toBe(0);

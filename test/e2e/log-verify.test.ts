@@ -82,7 +82,8 @@ describe("the log layer of verify", () => {
     withPins("team", pins(team.url));
     const { code, report } = await verifyWith(machine.state);
     expect(code).toBe(0);
-    expect(report.packages).toMatchObject([{ name: "@acme/utils", version: "1.0.0", status: "verified", log: { index: 3, checkpoint: 5, via: "tlog-proof" } }]);
+    // Genesis, the namespace's claim and enrolment, then each version and its package's metadata record.
+    expect(report.packages).toMatchObject([{ name: "@acme/utils", version: "1.0.0", status: "verified", log: { index: 3, checkpoint: 7, via: "tlog-proof" } }]);
     expect(readdirSync(machine.state, { recursive: true }).length).toBeGreaterThan(0);
   });
 
@@ -92,9 +93,9 @@ describe("the log layer of verify", () => {
     expect(code).toBe(1);
     const failure = report.packages[0]!.failure!;
     expect(failure).toMatchObject({ layer: "log", code: "split_view", namespace: "@acme" });
-    // The genuine log was at size 5 (genesis, the namespace's claim and enrolment, two versions), the fork's is at 7.
-    expect(failure.message).toMatch(/\b5\b/);
-    expect(failure.message).toMatch(/\b7\b/);
+    // The genuine log was at size 7 (genesis, the namespace's claim and enrolment, two versions and their metadata records), the fork's is at 11.
+    expect(failure.message).toMatch(/size 7\b/);
+    expect(failure.message).toMatch(/size 11\b/);
   });
 
   it("on a fresh machine the fork's log is self-consistent, so only a pinned witness stops it", async () => {
@@ -115,15 +116,15 @@ describe("the log layer of verify", () => {
     const first = await monitor();
     expect(first.code, first.stderr).toBe(0);
     const report = JSON.parse(first.stdout) as { from: number; to: number; publications: { index: number; name: string; version: string }[] };
-    expect(report).toMatchObject({ from: 0, to: 5 });
+    expect(report).toMatchObject({ from: 0, to: 7 });
     expect(report.publications.map((p) => [p.index, `${p.name}@${p.version}`])).toEqual([
       [3, "@acme/utils@1.0.0"],
-      [4, "@acme/utils@1.0.1"],
+      [5, "@acme/utils@1.0.1"],
     ]);
     // A publication the team did not expect shows up on the next run, and only it.
     await publishDir(team, alice, writePackage(join(work, "pkgs", "utils-1.0.9"), "@acme/utils", "1.0.9", "unexpected"));
     const next = JSON.parse((await monitor()).stdout) as typeof report;
-    expect(next).toMatchObject({ from: 5, to: 6 });
+    expect(next).toMatchObject({ from: 7, to: 9 });
     expect(next.publications.map((p) => `${p.name}@${p.version}`)).toEqual(["@acme/utils@1.0.9"]);
     // The fork's log under the same key, after this machine followed the team's.
     withPins("fork", pins(fork.url));

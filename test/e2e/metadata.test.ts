@@ -14,7 +14,10 @@
  *     at layer metadata; versions the statement does not list are never candidates;
  * (f) a statement by the registry key listing other bytes for the locked version: `version_not_listed`;
  * (g) a mirror, or a proxy of the batch API, that strips the metadata: `metadata_missing`
- *     (`fetch` likewise, and it writes nothing).
+ *     (`fetch` likewise, and it writes nothing);
+ * (h) a view signed by the registry's own key but never logged (what a compromised or
+ *     equivocating registry shows one consumer): refused at layer log; without its log
+ *     reference, `metadata_not_logged`; `monitor` lists every serial the registry did log.
  */
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -34,9 +37,11 @@ let team: TestRegistry;
 let work: string;
 /** A consumer that locked @acme/utils@1.0.0 from the team's registry (resolved URLs). */
 let locked: string;
-/** The statement the registry served after 1.0.0 (before 1.1.0), and the current one. */
+/** The statement the registry served after 1.0.0 (before 1.1.0), and the current one; each with its place in the log (`metadataLog`). */
 let old: Envelope;
 let current: Envelope;
+let oldLog: { index: number };
+let currentLog: { index: number };
 const servers: Server[] = [];
 
 type Doc = Record<string, unknown> & { versions?: Record<string, unknown>; "dist-tags"?: Record<string, string>; countersign?: { metadata?: unknown }; time?: Record<string, string> };
@@ -77,10 +82,13 @@ async function mirror(options: MirrorOptions = {}): Promise<string> {
 
 const payloadOf = (envelope: Envelope) => JSON.parse(new TextDecoder().decode(fromBase64(envelope.payload)!)) as PackageMetadata;
 
-async function metadataNow(): Promise<Envelope> {
-  const answer = (await (await fetch(`${team.url}/-/countersign/v1/packages/@acme%2futils`)).json()) as { metadata: Envelope };
-  return answer.metadata;
+async function metadataNow(): Promise<{ metadata: Envelope; metadataLog: { index: number } }> {
+  const answer = (await (await fetch(`${team.url}/-/countersign/v1/packages/@acme%2futils`)).json()) as { metadata: Envelope; metadataLog: { index: number; tlogProof?: string } };
+  return { metadata: answer.metadata, metadataLog: { index: answer.metadataLog.index } };
 }
+
+/** The full packument's `countersign` block serving `metadata` with the log reference of the registry's statement of the same serial. */
+const served = (metadata: Envelope, log: { index: number } | undefined = payloadOf(metadata).serial === payloadOf(old).serial ? oldLog : currentLog) => ({ metadata, ...(log ? { metadataLog: log } : {}) });
 
 /** The statement's contents, re-signed: by the registry's own key unless `key` says otherwise. */
 async function resign(envelope: Envelope, change: (m: PackageMetadata) => Partial<PackageMetadata> & { issuedAt?: string; expires?: string }, key = team.key): Promise<Envelope> {
@@ -114,11 +122,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), "countersign-metadata-"));
   const alice = await enrolPublisher(team, "@acme", join(work, "alice.json"));
   await publishDir(team, alice, writePackage(join(work, "pkgs", "utils-1.0.0"), "@acme/utils", "1.0.0", "utils 1.0.0"));
-  old = await metadataNow();
+  ({ metadata: old, metadataLog: oldLog } = await metadataNow());
   // The serial is the time of the last change in ms: let the clock move before the next one.
   await new Promise((resolve) => setTimeout(resolve, 20));
   await publishDir(team, alice, writePackage(join(work, "pkgs", "utils-1.1.0"), "@acme/utils", "1.1.0", "utils 1.1.0 (the security fix)"));
-  current = await metadataNow();
+  ({ metadata: current, metadataLog: currentLog } = await metadataNow());
   locked = writeConsumer(join(work, "locked"), { registry: team.url, acmeRegistry: team.url, resolved: true, dependencies: { "@acme/utils": "1.0.0" }, pins: teamPins(team) });
   const install = await npm(["install"], locked);
   if (install.code !== 0) throw new Error(install.stderr);
@@ -156,7 +164,8 @@ describe("signed package metadata in verify", () => {
   });
 
   it("(b) rollback: a real, unexpired older statement replayed by a mirror after this machine saw a newer one", async () => {
-    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: { metadata: old } }) });
+    // Replayed as the registry served it then: the statement and its (genuinely logged) record's index.
+    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: served(old) }) });
     const dir = project("rollback", url);
     // A machine that never saw the package accepts the day-old view (bounded by expiry)…
     expect((await verify(dir, freshState())).code).toBe(0);
@@ -183,7 +192,7 @@ describe("signed package metadata in verify", () => {
   it("(c) freeze: a statement past its expiry", async () => {
     const now = Date.now();
     const frozen = await resign(current, () => ({ issuedAt: new Date(now - 30 * 3600_000).toISOString(), expires: new Date(now - 6 * 3600_000).toISOString() }));
-    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: { metadata: frozen } }) });
+    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: served(frozen) }) });
     const { code, report } = await verify(project("frozen", url), freshState());
     expect(code).toBe(1);
     expect(report.packages[0]!.failure).toMatchObject({ layer: "metadata", code: "metadata_expired", namespace: "@acme", actual: payloadOf(frozen).expires });
@@ -195,7 +204,7 @@ describe("signed package metadata in verify", () => {
       delete versions["1.1.0"];
       const time = doc.time ? { ...doc.time } : undefined;
       if (time) delete time["1.1.0"];
-      return { ...doc, versions, "dist-tags": { latest: "1.0.0" }, ...(time ? { time } : {}), countersign: { metadata } };
+      return { ...doc, versions, "dist-tags": { latest: "1.0.0" }, ...(time ? { time } : {}), countersign: served(metadata, currentLog) };
     };
     const hidden = (m: PackageMetadata) => ({ versions: m.versions.filter((v) => v.version === "1.0.0"), distTags: { latest: "1.0.0" }, serial: m.serial + 1 });
     // Signed by a key nobody pinned.
@@ -221,7 +230,7 @@ describe("signed package metadata in verify", () => {
   it("(f) a statement signed by the registry key listing other bytes for the locked version: version_not_listed", async () => {
     const other = "ab".repeat(64);
     const relisted = await resign(current, (m) => ({ serial: m.serial + 1, versions: m.versions.map((v) => (v.version === "1.0.0" ? { ...v, sha512: other } : v)) }));
-    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: { metadata: relisted } }) });
+    const url = await mirror({ packument: (doc) => ({ ...doc, countersign: served(relisted, currentLog) }) });
     const { code, report } = await verify(project("relisted", url), freshState());
     expect(code).toBe(1);
     const real = payloadOf(current).versions.find((v) => v.version === "1.0.0")!.sha512;
@@ -242,6 +251,38 @@ describe("signed package metadata in verify", () => {
     // The same proxy passing the batch answer through untouched verifies.
     const faithful = await mirror({ api: (_path, body) => body });
     expect((await verify(project("batch-faithful", faithful), freshState())).code).toBe(0);
+  });
+
+  it("(h) a view signed by the registry key but never logged: refused at layer log; without its log reference, metadata_not_logged; monitor lists the logged serials", async () => {
+    // What a compromised (or equivocating) registry shows one consumer: 1.1.0 hidden, latest back
+    // at 1.0.0, under a new serial no monitor will ever see, pointing at the real record's index.
+    const hidden = await resign(current, (m) => ({ serial: m.serial + 1, versions: m.versions.filter((v) => v.version === "1.0.0"), distTags: { latest: "1.0.0" } }));
+    const unlogged = await verify(project("unlogged", await mirror({ packument: (doc) => ({ ...doc, countersign: served(hidden, currentLog) }) })), freshState());
+    expect(unlogged.code).toBe(1);
+    expect(unlogged.report.packages[0]!.failure).toMatchObject({ layer: "log", code: "not_in_log", namespace: "@acme" });
+    expect(unlogged.report.packages[0]!.failure!.message).toContain(`the signed metadata of @acme/utils (serial ${payloadOf(hidden).serial}): `);
+    // The same serial as the logged one, other contents: the recomputed entry is not the logged one.
+    const twin = await resign(current, () => ({ distTags: { latest: "1.0.0" } }));
+    const forked = await verify(project("twin", await mirror({ packument: (doc) => ({ ...doc, countersign: served(twin, currentLog) }) })), freshState());
+    expect(forked.report.packages[0]!.failure).toMatchObject({ layer: "log", code: "not_in_log" });
+    // No reference at all, through a plain mirror or a proxy of the batch API.
+    const bare = await verify(project("no-log-ref", await mirror({ packument: (doc) => ({ ...doc, countersign: { metadata: current } }) })), freshState());
+    expect(bare.report.packages[0]!.failure).toMatchObject({ layer: "metadata", code: "metadata_not_logged", namespace: "@acme" });
+    const proxied = await verify(project("batch-no-log-ref", await mirror({ api: (_path, { metadataLog: _dropped, ...rest }) => rest })), freshState());
+    expect(proxied.report.packages[0]!.failure).toMatchObject({ layer: "metadata", code: "metadata_not_logged" });
+    // fetch refuses the unlogged view too, and writes nothing.
+    const out = join(work, "unlogged.tgz");
+    const fetched = await runCli(["fetch", "@acme/utils@1.0.0", "--registry", await mirror({ api: (path, body) => (path.startsWith("/-/countersign/v1/packages/") && body.metadata ? { ...body, metadata: hidden } : body) }), "--fingerprint", team.key.keyid, "--out", out], { env: { COUNTERSIGN_LOG_STATE_DIR: freshState() } });
+    expect(fetched.code).toBe(1);
+    expect(fetched.stderr).toContain("log layer rejected [not_in_log]");
+    expect(existsSync(out)).toBe(false);
+
+    // The monitor sees every serial the registry did sign: one per publish, with its digest.
+    const report = JSON.parse((await runCli(["monitor", "@acme", "--from", "0", "--json"], { cwd: locked, env: { COUNTERSIGN_LOG_STATE_DIR: freshState() } })).stdout) as { metadata: { index: number; name: string; serial: number; contentSha256: string }[] };
+    expect(report.metadata.map((m) => [m.index, m.name, m.serial])).toEqual([
+      [oldLog.index, "@acme/utils", payloadOf(old).serial],
+      [currentLog.index, "@acme/utils", payloadOf(current).serial],
+    ]);
   });
 
   it("fetch: the version must be listed in the signed metadata; a registry serving none fails and writes nothing", async () => {
@@ -304,7 +345,7 @@ describe("signed package metadata in add", () => {
   it("a rollback is refused by add too, against the floor verify stored", async () => {
     const state = freshState();
     expect((await verify(locked, state)).code).toBe(0);
-    const url = await mirror({ packument: (doc) => ({ ...doc, "dist-tags": { latest: "1.0.0" }, countersign: { metadata: old } }) });
+    const url = await mirror({ packument: (doc) => ({ ...doc, "dist-tags": { latest: "1.0.0" }, countersign: served(old) }) });
     const out = await add(addProject("add-rollback", url), "@acme/utils@1.0.0", state);
     expect(out.code).toBe(1);
     expect(out.stderr).toContain("metadata layer rejected [metadata_rollback] in @acme");

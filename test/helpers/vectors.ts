@@ -35,6 +35,8 @@ import {
   PUBLISH_STATEMENT,
   signApproval,
   signPackageMetadata,
+  metadataRecordEntry,
+  metadataRecordOf,
   signPublishStatement,
   signRegistryStatement,
   signRotation,
@@ -106,6 +108,11 @@ export async function computeVectors() {
     registry,
   );
 
+  // That serial's log entry (PROTOCOL §19.1): the name, the serial and the digest of what it lists.
+  const record = await metadataRecordOf(metadata);
+  if (!record.ok) throw new Error("vector metadata record");
+  const recordEntry = metadataRecordEntry(record.value);
+
   // The publisher key's enrolment in @acme, a registry statement at log index 2 (PROTOCOL §20),
   // and its revocation, voiding the key's versions from sequence 1 on.
   const enrolment = await signRegistryStatement(
@@ -151,6 +158,7 @@ export async function computeVectors() {
     },
     metadataStatement: decode(metadata.payload),
     metadata,
+    metadataRecord: { contentSha256: record.value.contentSha256, entry: new TextDecoder().decode(recordEntry), leafHash: toHex(await leafHash(recordEntry)) },
     registryStatements: { enrolment: { statement: decode(enrolment.payload), envelope: enrolment }, revocation: { statement: decode(revocation.payload), envelope: revocation } },
     rotation: { next: { seed: NEXT_REGISTRY_SEED, publicKey: toBase64(nextPair.publicKey), fingerprint: nextPair.keyid }, statement: decode(rotation.payload), envelope: rotation },
     approval: { approver: { seed: APPROVER_SEED, publicKey: toBase64(approverPair.publicKey), fingerprint: approverPair.keyid }, statement: decode(approval.payload), envelope: approval },

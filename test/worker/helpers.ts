@@ -1,6 +1,6 @@
 /** Helpers for the workerd tests: requests through the real Worker entry, recorded for the secret check. */
 
-import { SELF } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { encodeName, uploadBody, type Publisher, type UploadParts } from "../helpers/publisher.js";
 
 export const ORIGIN = "http://registry.test";
@@ -58,4 +58,15 @@ export async function publishParts(name: string, version: string, parts: UploadP
 export async function errorOf(response: Response): Promise<{ status: number; code: string; message: string; layer?: string; expected?: string; actual?: string }> {
   const body = (await response.json()) as { error: { code: string; message: string; layer?: string } };
   return { status: response.status, ...body.error };
+}
+
+/**
+ * Every committed log index, in order: versions, registry statements, key rotations and package
+ * metadata records share one sequence (migrations/0009, 0011, 0012).
+ */
+export async function logSequences(): Promise<number[]> {
+  const { results } = await env.DB.prepare(
+    "SELECT sequence FROM versions UNION ALL SELECT sequence FROM registry_statements UNION ALL SELECT sequence FROM key_rotations UNION ALL SELECT sequence FROM metadata_records ORDER BY sequence",
+  ).all<{ sequence: number }>();
+  return results.map((r) => r.sequence);
 }

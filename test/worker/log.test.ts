@@ -30,6 +30,7 @@ import {
   type Checkpoint,
   type KeyPair,
   type NoteVerifier,
+  utf8,
 } from "../../src/core/index.js";
 import { createApp } from "../../src/worker/app.js";
 import type { StoreFactories } from "../../src/worker/context.js";
@@ -103,12 +104,14 @@ function entryOf(bundle: Bundle): Uint8Array {
   return entry.value;
 }
 
-/** Entries 1…n: the committed countersignatures and registry statements (namespace claims, enrolments), in sequence order. */
+/** Entries 1…n: the committed countersignatures, registry statements (namespace claims, enrolments) and package metadata records, in sequence order. */
 async function committedEntries(): Promise<Uint8Array[]> {
   const { results } = await env.DB.prepare(
-    "SELECT json_extract(bundle, '$.countersignature') AS envelope, sequence FROM versions UNION ALL SELECT envelope, sequence FROM registry_statements ORDER BY sequence",
-  ).all<{ envelope: string }>();
-  return results.map((r) => entryOf({ countersignature: JSON.parse(r.envelope) } as Bundle));
+    `SELECT json_extract(bundle, '$.countersignature') AS envelope, NULL AS entry, sequence FROM versions
+     UNION ALL SELECT envelope, NULL, sequence FROM registry_statements
+     UNION ALL SELECT NULL, entry, sequence FROM metadata_records ORDER BY sequence`,
+  ).all<{ envelope: string | null; entry: string | null }>();
+  return results.map((r) => (r.entry !== null ? utf8(r.entry) : entryOf({ countersignature: JSON.parse(r.envelope!) } as Bundle)));
 }
 
 describe("the log as the Worker serves it", () => {
@@ -123,7 +126,7 @@ describe("the log as the Worker serves it", () => {
     expect((await verifyTlogProof(answer.tlogProof!, entryOf(other.bundle), { origin: logOrigin(ORIGIN), verifier })).ok).toBe(false);
   });
 
-  it("the checkpoint commits to genesis plus every committed countersignature, in sequence order", async () => {
+  it("the checkpoint commits to genesis plus every committed countersignature and metadata record, in sequence order", async () => {
     for (const v of ["2.0.0", "2.0.1", "2.0.2"]) await publish("@log/b", v);
     const { value } = await checkpoint();
     const entries = await committedEntries();
@@ -137,13 +140,19 @@ describe("the log as the Worker serves it", () => {
     // Each entry bundle member is the committed payload at its index.
     entries.forEach((entry, i) => expect([...bundle.value[i + 1]!]).toEqual([...entry]));
     const parsed = bundle.value.slice(1).map((e, i) => parseLogEntry(e, i + 1));
-    // The namespace's claim and its key's enrolment come first, then the versions.
+    // The namespace's claim and its key's enrolment come first, then each version and its package's new metadata serial.
     expect(parsed.map((p) => p.ok && (p.value.kind === "statement" ? p.value.statement.kind : p.value.kind))).toEqual([
       "namespace_claimed",
       "key_enrolled",
-      ...Array.from({ length: parsed.length - 2 }, () => "countersignature"),
+      ...Array.from({ length: (parsed.length - 2) / 2 }, () => ["countersignature", "metadata"]).flat(),
     ]);
-    expect(parsed.every((p) => p.ok && (p.value.kind === "statement" ? p.value.statement.namespace : p.value.kind === "countersignature" ? p.value.namespace : "") === "@log")).toBe(true);
+    const namespaceOfEntry = (p: (typeof parsed)[number]) =>
+      p.ok && (p.value.kind === "statement" ? p.value.statement.namespace : p.value.kind === "countersignature" ? p.value.namespace : p.value.kind === "metadata" ? p.value.record.name.split("/")[0] : "");
+    expect(parsed.every((p) => namespaceOfEntry(p) === "@log")).toBe(true);
+    // Each metadata record names the serial its package had right after that publish, in order.
+    const serials = parsed.flatMap((p) => (p.ok && p.value.kind === "metadata" && p.value.record.name === "@log/b" ? [p.value.record.serial] : []));
+    expect(serials).toEqual([...serials].sort((a, b) => a - b));
+    expect(new Set(serials).size).toBe(3);
   });
 
   it("the hash tiles reproduce the checkpoint's root; every tile and entry bundle of the size is served", async () => {

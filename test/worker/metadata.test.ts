@@ -2,17 +2,18 @@
  * Signed package metadata served by the Worker (src/worker/metadata.ts, PROTOCOL §19): in the
  * batch API, the native package route and the full packument; listing every version with its
  * sequence number and sha512, the dist-tags the packument serves, deprecations; a serial that
- * rises with every change (and only then); the same bytes for a package within a window.
+ * rises with every change (and only then); the same bytes for a package within a window; and
+ * every served serial a log entry (PROTOCOL §19.1).
  */
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import { fromBase64, fromUtf8, openPackageMetadata, type Envelope, type PackageMetadata } from "../../src/core/index.js";
+import { fromBase64, fromUtf8, logOrigin, logVerifier, metadataRecordEntry, openPackageMetadata, verifyTlogProof, type Envelope, type PackageMetadata } from "../../src/core/index.js";
 import { createApp } from "../../src/worker/app.js";
 import { METADATA_WINDOW_MS } from "../../src/worker/metadata.js";
 import { newPublisher, signedParts, uploadBody, type Publisher } from "../helpers/publisher.js";
 import { npmTarball } from "../helpers/tarball.js";
-import { admin, call, ORIGIN } from "./helpers.js";
+import { admin, call, logSequences, ORIGIN } from "./helpers.js";
 
 let publisher: Publisher;
 let token: string;
@@ -112,5 +113,50 @@ describe("signed package metadata", () => {
     const res = await createApp().fetch(new Request(`${ORIGIN}/-/countersign/v1/bundles`, { method: "POST", body: JSON.stringify({ packages: ["@meta/pkg@1.0.0"] }), headers: { "content-type": "application/json" } }), unconfigured as unknown as typeof env, createExecutionContext());
     expect(res.status).toBe(200);
     expect(((await res.json()) as { metadata: unknown }).metadata).toEqual({});
+  });
+
+  it("every served serial is a log entry: the batch answer's metadataLog proves the record recomputed from the statement", async () => {
+    const res = await call("POST", "/-/countersign/v1/bundles", { body: { packages: ["@meta/pkg@1.0.0", "@meta/other@0.1.0"] } });
+    const answer = (await res.json()) as { metadata: Record<string, Envelope>; metadataLog: Record<string, { index: number; tlogProof?: string }> };
+    expect(Object.keys(answer.metadataLog).sort()).toEqual(["@meta/other", "@meta/pkg"]);
+    const registry = fromBase64(statementOf(answer.metadata["@meta/pkg"]!).registry.publicKey)!;
+    const verifier = await logVerifier(ORIGIN, registry);
+    if (!verifier.ok) throw new Error(verifier.error);
+    for (const name of ["@meta/pkg", "@meta/other"]) {
+      const opened = await openPackageMetadata(answer.metadata[name], { name, pinned: [registryKeyid], now: new Date() });
+      if (!opened.ok) throw new Error(opened.error.message);
+      const entry = metadataRecordEntry({ name, serial: opened.value.metadata.serial, contentSha256: opened.value.contentSha256 });
+      const ref = answer.metadataLog[name]!;
+      const proved = await verifyTlogProof(ref.tlogProof!, entry, { origin: logOrigin(ORIGIN), verifier: verifier.value });
+      expect(proved.ok && proved.value.index, name).toBe(ref.index);
+      // The row the sequencer read is that exact entry, at that number.
+      const row = await env.DB.prepare("SELECT entry FROM metadata_records WHERE sequence = ?").bind(ref.index).first<{ entry: string }>();
+      expect(row?.entry).toBe(fromUtf8(entry));
+    }
+    // Reads record nothing twice: the same answer, the same indexes.
+    const again = (await (await call("POST", "/-/countersign/v1/bundles", { body: { packages: ["@meta/pkg@1.0.0", "@meta/other@0.1.0"] } })).json()) as typeof answer;
+    expect(Object.fromEntries(Object.entries(again.metadataLog).map(([n, r]) => [n, r.index]))).toEqual(Object.fromEntries(Object.entries(answer.metadataLog).map(([n, r]) => [n, r.index])));
+    // The native route and the full packument name the same index.
+    expect(((await (await call("GET", "/-/countersign/v1/packages/@meta%2fpkg")).json()) as { metadataLog: { index: number } }).metadataLog.index).toBe(answer.metadataLog["@meta/pkg"]!.index);
+    const full = (await (await call("GET", "/@meta%2fpkg", { headers: { accept: "application/json" } })).json()) as { countersign: { metadataLog: { index: number; tlogProof: string } } };
+    expect(full.countersign.metadataLog.index).toBe(answer.metadataLog["@meta/pkg"]!.index);
+    expect(full.countersign.metadataLog.tlogProof).toMatch(/^c2sp.org\/tlog-proof@v1\n/);
+  });
+
+  it("a change no publish recorded (a revocation raising a namespace's serials) is recorded by the first read, many at once, at consecutive numbers", async () => {
+    for (const v of ["0.1.0", "0.2.0", "0.3.0"]) await publish("@meta/many-" + v.split(".")[1], v);
+    const key = await newPublisher();
+    expect((await admin("POST", "/namespaces/@meta/keys", { publicKey: key.publicKey })).status).toBe(201);
+    const before = (await env.DB.prepare("SELECT COALESCE(MAX(sequence), 0) AS n FROM metadata_records").first<{ n: number }>())!.n;
+    expect((await admin("DELETE", `/namespaces/@meta/keys/${encodeURIComponent(key.key.keyid)}`)).status).toBe(200);
+    const specs = ["@meta/many-1@0.1.0", "@meta/many-2@0.2.0", "@meta/many-3@0.3.0", "@meta/pkg@1.0.0"];
+    const answer = (await (await call("POST", "/-/countersign/v1/bundles", { body: { packages: specs } })).json()) as { metadataLog: Record<string, { index: number; tlogProof?: string }> };
+    const indexes = Object.values(answer.metadataLog).map((r) => r.index).sort((a, b) => a - b);
+    expect(indexes).toHaveLength(4);
+    expect(indexes[0]).toBeGreaterThan(before);
+    expect(indexes).toEqual(indexes.map((_, i) => indexes[0]! + i));
+    for (const ref of Object.values(answer.metadataLog)) expect(ref.tlogProof).toBeTruthy();
+    const all = await logSequences();
+    expect(all).toEqual(all.map((_, i) => i + 1));
   });
 });

@@ -24,7 +24,7 @@ import {
 } from "../../src/core/index.js";
 import { newPublisher, signedParts, uploadBody, type Publisher } from "../helpers/publisher.js";
 import { npmTarball } from "../helpers/tarball.js";
-import { admin, call, errorOf, ORIGIN, SIGNING_KEY } from "./helpers.js";
+import { admin, call, errorOf, logSequences, ORIGIN, SIGNING_KEY } from "./helpers.js";
 
 let registryKeyid: string;
 let alice: Publisher;
@@ -184,8 +184,8 @@ describe("registry statements", () => {
       ...["1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.0.5"].map(async (v) => (await publish("@race/pkg", v)).sequence),
     ]);
     expect(new Set(answers).size).toBe(12);
-    const { results } = await env.DB.prepare("SELECT sequence FROM versions UNION ALL SELECT sequence FROM registry_statements ORDER BY sequence").all<{ sequence: number }>();
-    expect(results.map((r) => r.sequence)).toEqual(results.map((_, i) => i + 1));
+    const all = await logSequences();
+    expect(all).toEqual(all.map((_, i) => i + 1));
   });
 });
 

@@ -38,7 +38,7 @@ describe("key rotation in storage", () => {
     const meta = d1MetaStore(env.DB);
     const next = await createSigner(await generateKeyPair());
     const last = await meta.lastSequence();
-    expect(last).toBe(published.sequence);
+    expect(last).toBe(published.sequence + 1); // the version, then its package's metadata record
     const rotation = (sequence: number, from = registry, to = next) => signRotation({ origin: ORIGIN, sequence, at: "2026-11-26T12:00:00.000Z" }, from, to);
     const row = async (sequence: number, from = registry, to = next) => ({ sequence, from: from.keyid, to: to.keyid, envelope: JSON.stringify(await rotation(sequence, from, to)), createdAt: "2026-11-26T12:00:00.000Z" });
 

@@ -36,7 +36,8 @@ import type { LockEntry, Manager } from "../lockfiles/types.js";
 import { loadPins } from "../pins-file.js";
 import { metadataStore } from "../log/metadata-store.js";
 import { packumentMetadata, RegistryClient, type Packument } from "../registry-client.js";
-import { metadataFailure } from "../verification/metadata.js";
+import { metadataFailure, metadataLogItem } from "../verification/metadata.js";
+import type { LogItem } from "../log/check.js";
 import { checkLogs, type ProvenanceOutcome } from "../verification/provenance.js";
 import { judgeAgainstChain } from "../verification/registry-keys.js";
 import { lockedSha512 } from "../verification/plan.js";
@@ -64,10 +65,11 @@ function refuseMetadata(problem: MetadataProblem, where: { name: string; version
  * The package's signed metadata as `registry` serves it, opened under the pinned keys and
  * checked against this machine's floor, and the packument's dist-tags checked against it.
  */
-async function signedMetadata(client: RegistryClient, packument: Packument, where: { name: string; version: string; namespace: string }, fingerprints: readonly string[]): Promise<{ metadata: PackageMetadata; contentSha256: string }> {
+async function signedMetadata(client: RegistryClient, packument: Packument, where: { name: string; version: string; namespace: string }, fingerprints: readonly string[]): Promise<{ metadata: PackageMetadata; contentSha256: string; record: LogItem }> {
   // The statement in the very document whose dist-tags are checked (one read, one snapshot: a
   // registry's short-lived caches cannot make the two disagree); else the native route's.
-  const envelope = packumentMetadata(packument) ?? (await client.packageMetadata(where.name));
+  const served = packumentMetadata(packument) ?? (await client.packageMetadata(where.name));
+  const envelope = served?.envelope;
   const now = new Date();
   // Learn which pinned key signed it, then open it again against that key's floor.
   const first = await openPackageMetadata(envelope, { name: where.name, pinned: fingerprints, now });
@@ -92,7 +94,10 @@ async function signedMetadata(client: RegistryClient, packument: Packument, wher
       client.base,
     );
   }
-  return opened.value;
+  // Its record must be in the log too (checked with the chosen version's bundle: logCheck).
+  const record = metadataLogItem(opened.value, served?.log);
+  if (!record.ok) refuseMetadata(record.error, where, client.base);
+  return { ...opened.value, record: record.value };
 }
 
 /** The package managers `add` writes for, as `--manager` names them. */
@@ -265,7 +270,7 @@ export const add: Command = {
     if (!packument) throw new CliError(`${registry} has no package ${name}`, EXIT.rejected);
     const where = { name, version: asked, namespace };
     // Which versions exist and what each tag names: the registry's signed metadata, not the packument.
-    const { metadata, contentSha256 } = await signedMetadata(client, packument, where, rule.fingerprints);
+    const { metadata, contentSha256, record } = await signedMetadata(client, packument, where, rule.fingerprints);
     const served = packument.versions ?? {};
     const skipped: { version: string; reason: string }[] = [];
     let listed: PackageMetadata["versions"];
@@ -328,7 +333,7 @@ export const add: Command = {
         continue;
       }
       // And in the registry's transparency log, as verify will require (log/check.ts).
-      const logged = await logCheck({ name, version: candidate.version, namespace, rule, sha512: locked.sha512, bundle, verified: verdict.value, registry });
+      const logged = await logCheck({ name, version: candidate.version, namespace, rule, sha512: locked.sha512, bundle, verified: verdict.value, registry, record });
       if (logged) {
         skipped.push({ version: candidate.version, reason: logged });
         continue;
@@ -414,11 +419,14 @@ export const add: Command = {
 };
 
 /** The log check of one verified candidate: undefined when it is in the log, else why not; an unreadable log is an outage (exit 3). */
-async function logCheck(input: { name: string; version: string; namespace: string; rule: Extract<PinRule, { kind: "registry" }>; sha512: string; bundle: unknown; verified: Verified; registry: string }): Promise<string | undefined> {
+async function logCheck(input: { name: string; version: string; namespace: string; rule: Extract<PinRule, { kind: "registry" }>; sha512: string; bundle: unknown; verified: Verified; registry: string; record: LogItem }): Promise<string | undefined> {
   const { name, version, namespace, rule } = input;
   const outcomes: ProvenanceOutcome[] = [{ status: "verified", verified: input.verified, bundle: input.bundle, source: input.registry, sha512: input.sha512 }];
   const pin = { registry: rule.registry, url: rule.url, fingerprints: rule.fingerprints, ...(rule.retired ? { retired: rule.retired } : {}), ...(rule.witnesses ? { witnesses: rule.witnesses } : {}) };
-  await checkLogs([{ spec: { name, version }, namespace, pin, sha512: input.sha512, locators: [] }], outcomes, { token: process.env.COUNTERSIGN_TOKEN });
+  const requests = [{ spec: { name, version }, namespace, pin, sha512: input.sha512, locators: [] }];
+  await checkLogs(requests, outcomes, { token: process.env.COUNTERSIGN_TOKEN });
+  // Then the record of the signed metadata that lists it (PROTOCOL §19.1), in the same log.
+  if (outcomes[0]!.status === "verified") await checkLogs(requests, outcomes, { token: process.env.COUNTERSIGN_TOKEN }, { itemOf: () => input.record, subject: (item) => `${item.label}: ` });
   const outcome = outcomes[0]!;
   if (outcome.status === "unavailable") throw new CliError(outcome.message, EXIT.unavailable);
   return outcome.status === "failed" ? describeFailure(outcome.failure) : undefined;

@@ -110,12 +110,13 @@ export const fetchArtifact: Command = {
       const refusal = countersignRefusal(chain, result.value.registry.keyid, result.value.sequence);
       if (refusal) rejected({ ok: false, error: { layer: "binding", code: "registry_key_retired", message: refusal, name, version, namespace: result.value.namespace } });
       const history = rootOf(chain, result.value.registry.keyid);
-      // The transparency log: throws (exit 1, or 3 when the log cannot be read) before anything is written.
-      const logged = await checkBundleOnline(registry, bundle, result.value, { otherKeys: keys, history });
       // The registry's signed metadata must list this version with these bytes (exit 1 before anything is written).
       const v = result.value;
       const listed = await checkOneVersion(await new RegistryClient(registry).packageMetadata(name), { name, version, namespace: v.namespace, sha512: v.digests.sha512, sequence: v.sequence, keyid: history, signers: currentKeys(chain), publisherKeyid: v.publisher.keyid, from: registry });
       if (!listed.ok) throw new CliError(describeFailure(listed.failure), EXIT.rejected, { verified: false, failure: listed.failure });
+      // The transparency log, for the countersignature and the metadata's record: throws (exit 1, or 3 when the log cannot be read) before anything is written.
+      const logged = await checkBundleOnline(registry, bundle, result.value, { otherKeys: keys, history, also: listed.record });
+      listed.accept();
       renameSync(partial, out);
       const bundleOut = str(values, "bundle-out");
       if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(bundle, null, 2)}\n`);

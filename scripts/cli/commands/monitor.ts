@@ -16,7 +16,8 @@
  * 4. Every entry parsed (`parseLogEntry`: an entry that does not parse is an error, never
  *    skipped); the countersignatures in the namespace listed, and its registry statements
  *    (PROTOCOL §20): the namespace's claim, each publisher key enrolled or revoked — so a key
- *    the registry gives the namespace is seen whether or not it ever publishes.
+ *    the registry gives the namespace is seen whether or not it ever publishes; and each new
+ *    serial of a package's signed metadata (PROTOCOL §19.1), so every dist-tag move is seen.
  *
  * Exit 0 done; 1 split view, entries that are not the signed tree, a checkpoint that does not
  * open; 2 usage; 3 the registry or its log unreachable.
@@ -35,6 +36,7 @@ import {
   type LogEntry,
   type RegistryStatement,
   listedKeys,
+  namespaceOf,
   rootOf,
 } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, REGISTRY_OPTION, str, wrongArguments, type Command } from "../command.js";
@@ -74,6 +76,19 @@ export interface MonitorReport {
   publications: Publication[];
   /** The namespace's registry statements in the entries read: claim, enrolments, revocations. */
   statements: KeyEvent[];
+  /**
+   * Each new serial of a package's signed metadata (PROTOCOL §19.1): a version added, a dist-tag
+   * moved, a deprecation, a revocation. Its digest is of what that serial lists; a consumer shown
+   * a statement of that serial with other contents was shown a view no one else saw.
+   */
+  metadata: MetadataChange[];
+}
+
+export interface MetadataChange {
+  index: number;
+  name: string;
+  serial: number;
+  contentSha256: string;
 }
 
 export interface KeyEvent {
@@ -158,6 +173,7 @@ export const monitor: Command = {
     const frontier = new Frontier(begin, await reader.frontier(begin, checkpoint.size));
     const publications: Publication[] = [];
     const statements: KeyEvent[] = [];
+    const metadata: MetadataChange[] = [];
     const firstBundle = Math.floor(begin / TILE_WIDTH);
     const bundles = Math.ceil(checkpoint.size / TILE_WIDTH);
     const pending = new Map<number, Promise<Uint8Array[]>>();
@@ -183,6 +199,8 @@ export const monitor: Command = {
           publications.push({ index, name: entry.name, version: entry.version, publishedAt: entry.publishedAt, publisher: entry.publisherKeyid, registryKey: entry.registryKeyid, sha512: entry.sha512 });
         } else if (entry.kind === "statement" && entry.statement.namespace === namespace) {
           statements.push(keyEvent(entry.statement, index));
+        } else if (entry.kind === "metadata" && namespaceOf(entry.record.name) === namespace) {
+          metadata.push({ index, ...entry.record });
         } else if (entry.kind === "rotation") {
           // The registry's own key: every namespace's concern.
           statements.push({ index, kind: "registry_key_rotated", at: entry.rotation.at, keyid: entry.rotation.to.keyid, from: entry.rotation.from.keyid });
@@ -211,12 +229,13 @@ export const monitor: Command = {
       entries: checkpoint.size - begin,
       publications,
       statements,
+      metadata,
     };
     const witnessNote = reader.quorum > 0 && cosignatures < reader.quorum ? [`  warning: this checkpoint has ${cosignatures} of the ${reader.quorum} witness cosignatures the pins require: verify will not accept inclusion in it yet`] : [];
     emit(
       values,
       [
-        ...listing(publications, statements),
+        ...listing(publications, statements, metadata),
         `monitor: ${namespace} in ${reader.origin}: ${publications.length} publication${publications.length === 1 ? "" : "s"}${statements.length ? ` and ${statements.length} key event${statements.length === 1 ? "" : "s"}` : ""} in entries ${begin}..${checkpoint.size - 1 < begin ? begin : checkpoint.size - 1} (${checkpoint.size - begin} read, verified against the checkpoint of size ${checkpoint.size}, root ${toBase64(checkpoint.rootHash)})`,
         ...witnessNote,
         `  the next run starts at ${checkpoint.size}${from !== undefined ? "" : " (--from INDEX to read again)"}`,
@@ -233,9 +252,10 @@ function keyEvent(s: RegistryStatement, index: number): KeyEvent {
   return { index, kind: s.kind, at: s.at };
 }
 
-/** Publications and key events, one line each, in log order. */
-function listing(publications: Publication[], statements: KeyEvent[]): string[] {
+/** Publications, key events and metadata serials, one line each, in log order. */
+function listing(publications: Publication[], statements: KeyEvent[], metadata: MetadataChange[]): string[] {
   const lines: [number, string][] = [
+    ...metadata.map((m): [number, string] => [m.index, `  #${m.index}  metadata      ${m.name} serial ${m.serial}  sha256 ${m.contentSha256}`]),
     ...publications.map((p): [number, string] => [p.index, `  #${p.index}  ${p.name}@${p.version}  ${p.publishedAt}  publisher ${p.publisher}  sha512 ${p.sha512}`]),
     ...statements.map((e): [number, string] => [
       e.index,

@@ -44,14 +44,25 @@ import { leafHashSync } from "./fast.js";
 import { checkpointStore, type CheckpointStore } from "./store.js";
 import { describeCheckpoint, LogOutage, LogReader, LogRejection, type LogProblem, type SignedCheckpoint } from "./reader.js";
 
-/** One verified bundle to find in the log. */
+/** One verified object to find in the log: a bundle's countersignature, or a package metadata record. */
 export interface LogItem {
-  /** The bundle as received (it verified: its countersignature is the pinned registry's). */
-  bundle: unknown;
-  /** The countersignature's `predicate.sequence`: the entry's log index. */
+  /** The entry bytes (undefined: there are none, `not_in_log`). */
+  entry: Uint8Array | undefined;
+  /** The entry's log index (a countersignature's `predicate.sequence`). */
   sequence: number;
   /** How messages name it (`name@version`). */
   label: string;
+  /** The tlog-proof served with it, unchecked; undefined or null: prove it from the tiles. */
+  tlogProof: unknown;
+  /** What carries the proof, for messages ("the bundle", "the signed metadata"). */
+  what: string;
+}
+
+/** The log item of a verified bundle (its countersignature is the pinned registry's). */
+export function bundleLogItem(bundle: unknown, sequence: number, label: string): LogItem {
+  const envelope = (bundle as { countersignature?: { payload?: unknown } } | null)?.countersignature;
+  const entry = envelope ? countersignatureEntry(envelope as { payload: string }) : undefined;
+  return { entry: entry?.ok ? entry.value : undefined, sequence, label, tlogProof: (bundle as { tlogProof?: unknown } | null)?.tlogProof, what: "the bundle" };
 }
 
 export type ItemOutcome =
@@ -86,7 +97,7 @@ const notInLog = (message: string, extra: Partial<LogProblem> = {}): ItemOutcome
 
 /** Checks one bundle's tlog-proof (no network): the proven checkpoint, or why not. */
 export async function checkProof(reader: LogReader, item: LogItem, text: unknown, leaf: Uint8Array, seen: Map<string, { signed: SignedCheckpoint; name: string }>): Promise<ItemOutcome> {
-  if (typeof text !== "string") return notInLog(`the bundle's tlogProof is not text`);
+  if (typeof text !== "string") return notInLog(`${item.what}'s tlogProof is not text`);
   // The common case, shared work: a checkpoint already opened this run, a proof the run's node cache settles.
   const quick = reader.proofParser.quickLines(text);
   const known = quick && quick.index === item.sequence ? reader.openedAlready(quick.checkpoint) : undefined;
@@ -95,19 +106,19 @@ export async function checkProof(reader: LogReader, item: LogItem, text: unknown
     return { ok: true, index: quick.index, checkpoint: known.checkpoint, via: "tlog-proof", witnessed: reader.witnessed(known) };
   }
   const proof = reader.proofParser.parse(text);
-  if (!proof.ok) return notInLog(`the bundle's tlog-proof does not parse: ${proof.error}`);
+  if (!proof.ok) return notInLog(`${item.what}'s tlog-proof does not parse: ${proof.error}`);
   const { index } = proof.value;
   if (index !== item.sequence) {
-    return notInLog(`the bundle's tlog-proof is for log index ${index}, but the countersignature's sequence number is ${item.sequence}`, { expected: `index ${item.sequence}`, actual: `index ${index}` });
+    return notInLog(`${item.what}'s tlog-proof is for log index ${index}, but its entry is at index ${item.sequence}`, { expected: `index ${item.sequence}`, actual: `index ${index}` });
   }
   const opened = await reader.openCheckpoint(proof.value.checkpoint);
-  if (!opened.ok) return { ok: false, problem: { ...opened.error, message: `the bundle's tlog-proof carries ${opened.error.message}` } };
+  if (!opened.ok) return { ok: false, problem: { ...opened.error, message: `${item.what}'s tlog-proof carries ${opened.error.message}` } };
   const { checkpoint } = opened.value;
   if (!seen.has(opened.value.text)) seen.set(opened.value.text, { signed: opened.value, name: `the checkpoint in the tlog-proof of ${item.label}` });
-  if (index >= checkpoint.size) return notInLog(`the bundle's tlog-proof names index ${index}, beyond its checkpoint (${describeCheckpoint(checkpoint)})`);
+  if (index >= checkpoint.size) return notInLog(`${item.what}'s tlog-proof names index ${index}, beyond its checkpoint (${describeCheckpoint(checkpoint)})`);
   const included = await reader.provedTree(opened.value).verify(proof.value.proof, index, leaf);
   if (!included.ok) {
-    return notInLog(`the bundle's tlog-proof does not prove this countersignature at log index ${index} of ${describeCheckpoint(checkpoint)} (a proof for another entry or index): ${included.error}`, {
+    return notInLog(`${item.what}'s tlog-proof does not prove its entry at log index ${index} of ${describeCheckpoint(checkpoint)} (a proof for another entry or index): ${included.error}`, {
       expected: `entry ${index} included in ${describeCheckpoint(checkpoint)}`,
       actual: "the proof leads to another root",
     });
@@ -129,14 +140,12 @@ export async function checkLog(reader: LogReader, fingerprint: string, store: Ch
   // 1. Offline: entries, leaf hashes, tlog-proofs.
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
-    const envelope = (item.bundle as { countersignature?: { payload?: unknown } } | null)?.countersignature;
-    const entry = envelope ? countersignatureEntry(envelope as { payload: string }) : undefined;
-    if (!entry?.ok) {
-      outcomes[i] = notInLog("the countersignature has no payload to find in the log");
+    if (!item.entry) {
+      outcomes[i] = notInLog(`${item.what} has no entry to find in the log`);
       continue;
     }
-    leaves[i] = leafHashSync(entry.value);
-    const text = (item.bundle as { tlogProof?: unknown }).tlogProof;
+    leaves[i] = leafHashSync(item.entry);
+    const text = item.tlogProof;
     if (text === undefined || text === null) {
       fromTiles.push(i);
       continue;
@@ -284,6 +293,8 @@ export async function checkBundleOnline(
     /** After a key rotation (PROTOCOL §21): the registry's other keys, and the first key of its history (names the stored view). */
     otherKeys?: readonly { publicKey: Uint8Array; until?: number | undefined }[];
     history?: string;
+    /** Another entry of the same log to prove with it (the record of the signed metadata listing the version). */
+    also?: LogItem;
   } = {},
 ): Promise<Extract<ItemOutcome, { ok: true }>> {
   const label = `${verified.name}@${verified.version}`;
@@ -291,9 +302,11 @@ export async function checkBundleOnline(
   const until = options.otherKeys?.find((k) => key && equalBytesOf(k.publicKey, key.publicKey))?.until;
   const reader = key && (await LogReader.create({ base, registryOrigin: verified.registry.origin, publicKey: key.publicKey, publicKeyUntil: until, otherKeys: options.otherKeys, token: options.token }));
   if (!reader?.ok) throw failureError({ code: "bad_checkpoint", message: `no transparency log key for ${verified.registry.origin}` }, label, verified);
-  const result = await checkLog(reader.value, options.history ?? verified.registry.keyid, options.store ?? checkpointStore(), [{ bundle, sequence: verified.sequence, label }]);
+  const result = await checkLog(reader.value, options.history ?? verified.registry.keyid, options.store ?? checkpointStore(), [bundleLogItem(bundle, verified.sequence, label), ...(options.also ? [options.also] : [])]);
   const item = result.items[0];
   if (item && !item.ok) throw failureError(item.problem, label, verified);
+  const also = result.items[1];
+  if (options.also && also && !also.ok) throw failureError({ ...also.problem, message: `${options.also.label}: ${also.problem.message}` }, label, verified);
   if (result.group?.kind === "rejected") throw failureError(result.group.problem, label, verified);
   if (result.group?.kind === "outage") throw new CliError(`could not verify ${label}: ${result.group.message}`, EXIT.unavailable);
   if (!item?.ok) throw failureError({ code: "not_in_log", message: "the log check did not reach it" }, label, verified);
@@ -309,11 +322,9 @@ export async function checkWitnessedOffline(reader: LogReader, items: readonly L
   if (reader.quorum === 0) return undefined;
   const out: ItemOutcome[] = [];
   for (const item of items) {
-    const envelope = (item.bundle as { countersignature?: { payload?: unknown } } | null)?.countersignature;
-    const entry = envelope ? countersignatureEntry(envelope as { payload: string }) : undefined;
-    const text = (item.bundle as { tlogProof?: unknown } | null)?.tlogProof;
-    if (!entry?.ok || typeof text !== "string") return undefined;
-    const outcome = await checkProof(reader, item, text, leafHashSync(entry.value), new Map());
+    const text = item.tlogProof;
+    if (!item.entry || typeof text !== "string") return undefined;
+    const outcome = await checkProof(reader, item, text, leafHashSync(item.entry), new Map());
     if (!outcome.ok || !outcome.witnessed) return undefined;
     out.push(outcome);
   }
@@ -341,7 +352,7 @@ export async function checkBundleOffline(
   const entry = key && countersignatureEntry((bundle as { countersignature: { payload: string } }).countersignature);
   const reader = key && (await LogReader.create({ base: verified.registry.origin, registryOrigin: verified.registry.origin, publicKey: key.publicKey }));
   if (!reader?.ok || !entry?.ok) throw failureError({ code: "not_in_log", message: "the countersignature has no entry to find in the log" }, label, verified);
-  const outcome = await checkProof(reader.value, { bundle, sequence: verified.sequence, label }, text, leafHashSync(entry.value), new Map());
+  const outcome = await checkProof(reader.value, bundleLogItem(bundle, verified.sequence, label), text, leafHashSync(entry.value), new Map());
   if (!outcome.ok) throw failureError(outcome.problem, label, verified);
   const store = options.store ?? checkpointStore();
   const storedText = store.read(verified.registry.keyid);

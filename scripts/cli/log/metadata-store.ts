@@ -4,7 +4,11 @@
  * beside the checkpoints (log/store.ts: the same state directory, the same atomic 0600 writes):
  *
  *     <state>/metadata/<hex of the registry key fingerprint's digest>.json
- *         { "registry": "SHA256:…", "packages": { "<name>": { "serial": n, "contentSha256": "…" } } }
+ *         { "registry": "SHA256:…", "digest": 2, "packages": { "<name>": { "serial": n, "contentSha256": "…" } } }
+ *
+ * `digest: 2`: the content digests leave out the statement's signer (`registry`), so a statement
+ * re-signed by a rotated key keeps its digest. A file without it is from before: its serials
+ * still hold, its digests are dropped (the next accepted statement of each package sets one).
  *
  * Each entry is a **floor**, never a trust root: a served statement must still open under the
  * pinned key, be unexpired and list the locked versions; the floor only says how old a statement
@@ -35,9 +39,12 @@ export function metadataFloorPath(fingerprint: string, dir = logStateDir()): str
   return join(dir, "metadata", `${fingerprintFileName(fingerprint)}.json`);
 }
 
+/** The content digest format this store writes (core/package-metadata.ts `contentSha256`). */
+const DIGEST_FORMAT = 2;
+
 const isFloor = (value: unknown): value is SeenMetadata => {
   const v = value as Partial<SeenMetadata> | null;
-  return typeof v === "object" && v !== null && Number.isSafeInteger(v.serial) && (v.serial as number) > 0 && typeof v.contentSha256 === "string" && /^[0-9a-f]{64}$/.test(v.contentSha256);
+  return typeof v === "object" && v !== null && Number.isSafeInteger(v.serial) && (v.serial as number) > 0 && (v.contentSha256 === undefined || (typeof v.contentSha256 === "string" && /^[0-9a-f]{64}$/.test(v.contentSha256)));
 };
 
 function corrupt(path: string, why: string): CliError {
@@ -63,13 +70,13 @@ function readFloors(path: string, fingerprint: string): Map<string, SeenMetadata
   } catch {
     throw corrupt(path, "is not JSON");
   }
-  const file = value as { registry?: unknown; packages?: unknown } | null;
+  const file = value as { registry?: unknown; digest?: unknown; packages?: unknown } | null;
   if (typeof file !== "object" || file === null || typeof file.packages !== "object" || file.packages === null || Array.isArray(file.packages)) throw corrupt(path, "is not a metadata floor file");
   if (file.registry !== fingerprint) throw corrupt(path, `is for registry key ${JSON.stringify(file.registry).slice(0, 80)}, not ${fingerprint}`);
   const floors = new Map<string, SeenMetadata>();
   for (const [name, floor] of Object.entries(file.packages as Record<string, unknown>)) {
     if (!isFloor(floor)) throw corrupt(path, `has a malformed entry for ${JSON.stringify(name).slice(0, 120)}`);
-    floors.set(name, { serial: floor.serial, contentSha256: floor.contentSha256 });
+    floors.set(name, { serial: floor.serial, ...(file.digest === DIGEST_FORMAT && floor.contentSha256 !== undefined ? { contentSha256: floor.contentSha256 } : {}) });
   }
   return floors;
 }
@@ -92,14 +99,14 @@ export function metadataStore(dir?: string): MetadataStore {
       let changed = false;
       for (const [name, floor] of floors) {
         const stored = merged.get(name);
-        if (stored && stored.serial >= floor.serial) continue;
-        merged.set(name, { serial: floor.serial, contentSha256: floor.contentSha256 });
+        if (stored && (stored.serial > floor.serial || (stored.serial === floor.serial && (stored.contentSha256 !== undefined || floor.contentSha256 === undefined)))) continue;
+        merged.set(name, { serial: floor.serial, ...(floor.contentSha256 !== undefined ? { contentSha256: floor.contentSha256 } : {}) });
         changed = true;
       }
       cache.set(fingerprint, merged);
       if (!changed) return;
       const packages = Object.fromEntries([...merged].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-      writeAtomically(path, `${JSON.stringify({ registry: fingerprint, packages }, null, 1)}\n`);
+      writeAtomically(path, `${JSON.stringify({ registry: fingerprint, digest: DIGEST_FORMAT, packages }, null, 1)}\n`);
     },
   };
 }

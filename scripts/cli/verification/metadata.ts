@@ -18,19 +18,45 @@
  * version of a package passed, the statement's serial becomes the new floor (higher wins).
  */
 
-import { checkListed, currentKeys, openPackageMetadata, rootOf, type MetadataProblem, type SeenMetadata, type VerifyFailure } from "../../../src/core/index.js";
+import {
+  checkListed,
+  currentKeys,
+  fail,
+  metadataRecordEntry,
+  ok,
+  openPackageMetadata,
+  rootOf,
+  type MetadataProblem,
+  type OpenedMetadata,
+  type Result,
+  type SeenMetadata,
+  type VerifyFailure,
+} from "../../../src/core/index.js";
 import { registryBase } from "../http.js";
+import type { LogItem } from "../log/check.js";
 import { metadataStore, type MetadataStore } from "../log/metadata-store.js";
-import type { ProvenanceOutcome, ProvenanceRequest } from "./provenance.js";
+import type { CheckpointStore } from "../log/store.js";
+import { checkLogs, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
 
-/** Signed metadata envelopes as served, by place (registry base URL) and package name. */
-export type ServedMetadata = Map<string, Map<string, unknown>>;
+/** A package's signed metadata as one place served it, and where it says its serial is in the log (both unchecked). */
+export interface ServedStatement {
+  envelope: unknown;
+  log: unknown;
+}
+
+/** Signed metadata as served, by place (registry base URL) and package name. */
+export type ServedMetadata = Map<string, Map<string, ServedStatement>>;
 
 export interface MetadataCheckOptions {
   /** Where the accepted floors are kept (default: the state directory, log/metadata-store.ts). */
   metadata?: MetadataStore | undefined;
   /** The verifier's clock (default: now). */
   now?: Date | undefined;
+  /** For the log check of the statements' records (provenance.ts checkLogs). */
+  token?: string | undefined;
+  checkpoints?: CheckpointStore | undefined;
+  /** The log check of the records (default: checkLogs against each registry's log; the metadata unit tests inject its outcomes). */
+  checkRecords?: typeof checkLogs;
 }
 
 /** What a verified package's metadata said, for the report. */
@@ -44,10 +70,31 @@ export interface MetadataReport {
 type Verified = Extract<ProvenanceOutcome, { status: "verified" }>;
 
 /** Records what `place` served into `served`. */
-export function recordServed(served: ServedMetadata, place: string, metadata: ReadonlyMap<string, unknown>): void {
+export function recordServed(served: ServedMetadata, place: string, metadata: ReadonlyMap<string, unknown>, logged: ReadonlyMap<string, unknown>): void {
   let at = served.get(place);
   if (!at) served.set(place, (at = new Map()));
-  for (const [name, envelope] of metadata) if (!at.has(name)) at.set(name, envelope);
+  for (const [name, envelope] of metadata) if (!at.has(name)) at.set(name, { envelope, log: logged.get(name) });
+}
+
+/**
+ * The log item of an opened statement's record (PROTOCOL §19.1): the entry recomputed from the
+ * statement itself, at the index (and with the tlog-proof) the registry served beside it. A
+ * statement served without a well-formed reference is `metadata_not_logged`.
+ */
+export function metadataLogItem(opened: OpenedMetadata, log: unknown): Result<LogItem, MetadataProblem> {
+  const { metadata, contentSha256 } = opened;
+  const ref = log as { index?: unknown; tlogProof?: unknown } | null | undefined;
+  const label = `the signed metadata of ${metadata.name} (serial ${metadata.serial})`;
+  if (typeof ref !== "object" || ref === null || !Number.isSafeInteger(ref.index) || (ref.index as number) < 1 || (ref.tlogProof !== undefined && typeof ref.tlogProof !== "string")) {
+    return fail({
+      code: "metadata_not_logged",
+      message: `${label} came without its place in the registry's transparency log (metadataLog): a view of the package no monitor can see`,
+      expected: "metadataLog: { index, tlogProof? }",
+      actual: JSON.stringify(log ?? null).slice(0, 80),
+    });
+  }
+  const entry = metadataRecordEntry({ name: metadata.name, serial: metadata.serial, contentSha256 });
+  return ok({ entry, sequence: ref.index as number, label, tlogProof: ref.tlogProof, what: "the signed metadata" });
 }
 
 /** A metadata problem as the verification failure of one package version. */
@@ -65,7 +112,10 @@ export function metadataFailure(problem: MetadataProblem, where: { name: string;
   };
 }
 
-/** Checks every verified outcome's package metadata; replaces those that fail (in place) and raises the floors of those that pass. */
+/**
+ * Checks every verified outcome's package metadata, then that each statement's record is in the
+ * registry's log; replaces those that fail (in place) and raises the floors of those that pass.
+ */
 export async function checkMetadata(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], served: ServedMetadata, options: MetadataCheckOptions = {}): Promise<void> {
   // One statement per package and registry history: after a key rotation (PROTOCOL §21) versions
   // countersigned by the old key and the new are listed by one statement, which only a key not
@@ -85,30 +135,44 @@ export async function checkMetadata(requests: ProvenanceRequest[], outcomes: Pro
   if (groups.size === 0) return;
   const store = options.metadata ?? metadataStore();
   const now = options.now ?? new Date();
-  const floors = new Map<string, Map<string, SeenMetadata>>();
+  const passed: { keyid: string; name: string; indexes: number[]; floor: SeenMetadata }[] = [];
+  const records = new Map<number, LogItem>();
 
   for (const group of groups.values()) {
     const place = sourceOf(requests, outcomes, group.indexes);
-    const envelope = served.get(place)?.get(group.name);
-    const opened = await openPackageMetadata(envelope, { name: group.name, pinned: group.signers, now, seen: store.read(group.keyid, group.name) });
-    if (!opened.ok) {
-      for (const i of group.indexes) outcomes[i] = { status: "failed", failure: metadataFailure(opened.error, whereOf(requests[i]!), place) };
+    const statement = served.get(place)?.get(group.name);
+    const opened = await openPackageMetadata(statement?.envelope, { name: group.name, pinned: group.signers, now, seen: store.read(group.keyid, group.name) });
+    const record = opened.ok ? metadataLogItem(opened.value, statement?.log) : undefined;
+    const problem = !opened.ok ? opened.error : !record!.ok ? record!.error : undefined;
+    if (problem) {
+      for (const i of group.indexes) outcomes[i] = { status: "failed", failure: metadataFailure(problem, whereOf(requests[i]!), place) };
       continue;
     }
-    const { metadata, contentSha256 } = opened.value;
+    const { metadata, contentSha256 } = (opened as Extract<typeof opened, { ok: true }>).value;
     let listedAll = true;
     for (const i of group.indexes) {
       const outcome = outcomes[i] as Verified;
-      const problem = checkListed(metadata, { version: requests[i]!.spec.version, sha512: outcome.sha512, sequence: outcome.verified.sequence, publisherKeyid: outcome.verified.publisher.keyid });
-      if (problem) {
-        outcomes[i] = { status: "failed", failure: metadataFailure(problem, whereOf(requests[i]!), place) };
+      const unlisted = checkListed(metadata, { version: requests[i]!.spec.version, sha512: outcome.sha512, sequence: outcome.verified.sequence, publisherKeyid: outcome.verified.publisher.keyid });
+      if (unlisted) {
+        outcomes[i] = { status: "failed", failure: metadataFailure(unlisted, whereOf(requests[i]!), place) };
         listedAll = false;
-      } else outcome.metadata = { serial: metadata.serial, expires: metadata.expires, from: place };
+      } else {
+        outcome.metadata = { serial: metadata.serial, expires: metadata.expires, from: place };
+        records.set(i, (record as Extract<typeof record, { ok: true }>).value);
+      }
     }
-    if (!listedAll) continue;
+    if (listedAll) passed.push({ keyid: group.keyid, name: group.name, indexes: group.indexes, floor: { serial: metadata.serial, contentSha256 } });
+  }
+
+  // Each statement's record in the registry's log (the same log, view and stored checkpoint as its bundles').
+  if (records.size > 0) await (options.checkRecords ?? checkLogs)(requests, outcomes, { token: options.token, ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}) }, { itemOf: (i) => records.get(i), subject: (item) => `${item.label}: ` });
+
+  const floors = new Map<string, Map<string, SeenMetadata>>();
+  for (const group of passed) {
+    if (!group.indexes.every((i) => outcomes[i]?.status === "verified")) continue;
     let byKey = floors.get(group.keyid);
     if (!byKey) floors.set(group.keyid, (byKey = new Map()));
-    byKey.set(group.name, { serial: metadata.serial, contentSha256 });
+    byKey.set(group.name, group.floor);
   }
   for (const [keyid, byName] of floors) store.raise(keyid, byName);
 }
@@ -133,10 +197,11 @@ function sourceOf(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], 
 
 /**
  * One package version against the metadata one place served (`fetch`): opened under `keyid`,
- * checked against the floor, the version listed; on success the floor is raised.
+ * checked against the floor, the version listed. On success: the statement's record for the
+ * caller's log check, and `accept()`, which raises the floor once that check passed.
  */
 export async function checkOneVersion(
-  envelope: unknown,
+  served: { envelope: unknown; log: unknown } | undefined,
   what: {
     name: string;
     version: string;
@@ -150,13 +215,19 @@ export async function checkOneVersion(
     from: string;
   },
   options: MetadataCheckOptions = {},
-): Promise<{ ok: true; report: MetadataReport } | { ok: false; failure: VerifyFailure }> {
+): Promise<{ ok: true; report: MetadataReport; record: LogItem; accept: () => void } | { ok: false; failure: VerifyFailure }> {
   const store = options.metadata ?? metadataStore();
-  const opened = await openPackageMetadata(envelope, { name: what.name, pinned: what.signers ?? [what.keyid], now: options.now ?? new Date(), seen: store.read(what.keyid, what.name) });
+  const opened = await openPackageMetadata(served?.envelope, { name: what.name, pinned: what.signers ?? [what.keyid], now: options.now ?? new Date(), seen: store.read(what.keyid, what.name) });
   if (!opened.ok) return { ok: false, failure: metadataFailure(opened.error, what, what.from) };
   const { metadata, contentSha256 } = opened.value;
   const problem = checkListed(metadata, { version: what.version, sha512: what.sha512, sequence: what.sequence, publisherKeyid: what.publisherKeyid });
   if (problem) return { ok: false, failure: metadataFailure(problem, what, what.from) };
-  store.raise(what.keyid, new Map([[what.name, { serial: metadata.serial, contentSha256 }]]));
-  return { ok: true, report: { serial: metadata.serial, expires: metadata.expires, from: what.from } };
+  const record = metadataLogItem(opened.value, served?.log);
+  if (!record.ok) return { ok: false, failure: metadataFailure(record.error, what, what.from) };
+  return {
+    ok: true,
+    report: { serial: metadata.serial, expires: metadata.expires, from: what.from },
+    record: record.value,
+    accept: () => store.raise(what.keyid, new Map([[what.name, { serial: metadata.serial, contentSha256 }]])),
+  };
 }

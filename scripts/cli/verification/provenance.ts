@@ -48,7 +48,7 @@ import {
 import { CliError, usageError } from "../errors.js";
 import { registryBase } from "../http.js";
 import { RegistryClient, specKey, type Spec } from "../registry-client.js";
-import { checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from "../log/check.js";
+import { bundleLogItem, checkLog, checkWitnessedOffline, registryOfBundle, type LogItem } from "../log/check.js";
 import { LogReader } from "../log/reader.js";
 import { checkpointStore, type CheckpointStore } from "../log/store.js";
 import type { MetadataStore } from "../log/metadata-store.js";
@@ -189,7 +189,7 @@ export async function findProvenance(requests: ProvenanceRequest[], options: Pro
         try {
           const answer = await client(place).provenanceAnswer(specs);
           bundles = answer.bundles;
-          recordServed(served, place, answer.metadata);
+          recordServed(served, place, answer.metadata, answer.metadataLog);
           const opened = await Promise.all(answer.rotations.map((r) => openRotation(r)));
           rotationsAt.set(place, { opened: opened.flatMap((r) => (r.ok ? [r.value] : [])), problems: opened.flatMap((r) => (r.ok ? [] : [r.error])) });
         } catch (err) {
@@ -254,12 +254,27 @@ export async function witnessVerifiers(policy: WitnessPolicy | undefined): Promi
  * The log check of every verified outcome, one log per pinned registry URL and registry key:
  * a failure replaces the outcome (layer "log"), an unreadable log makes it unavailable.
  */
-export async function checkLogs(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], options: Pick<ProvenanceOptions, "token" | "checkpoints">): Promise<void> {
+export async function checkLogs(
+  requests: ProvenanceRequest[],
+  outcomes: ProvenanceOutcome[],
+  options: Pick<ProvenanceOptions, "token" | "checkpoints">,
+  /**
+   * What to find in the log for each verified outcome (default: its bundle's countersignature);
+   * undefined: nothing for that one. `subject` prefixes its failures' messages.
+   */
+  find: { itemOf: (i: number, outcome: Extract<ProvenanceOutcome, { status: "verified" }>) => LogItem | undefined; subject?: (item: LogItem) => string } = {
+    itemOf: (i, outcome) => bundleLogItem(outcome.bundle, outcome.verified.sequence, specKey(requests[i]!.spec)),
+  },
+): Promise<void> {
   // One log per history of keys: a registry that rotated its key keeps one log (PROTOCOL §21),
   // named on this machine by the first key of that history.
   const groups = new Map<string, { base: string; keyid: string; origin: string; witnesses: WitnessPolicy | undefined; chain: KeyChain | undefined; pin: RegistryPin; indexes: number[] }>();
+  const itemAt = new Map<number, LogItem>();
   outcomes.forEach((outcome, i) => {
     if (outcome?.status !== "verified") return;
+    const item = find.itemOf(i, outcome);
+    if (!item) return;
+    itemAt.set(i, item);
     const { pin } = requests[i]!;
     const base = registryBase(pin.url);
     const { origin } = outcome.verified.registry;
@@ -273,12 +288,13 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
   const logFailure = (i: number, problem: { code: VerifyFailure["code"]; message: string; expected?: string; actual?: string }): ProvenanceOutcome => {
     const request = requests[i]!;
     const { expected, actual } = problem;
+    const item = itemAt.get(i);
     return {
       status: "failed",
       failure: {
         layer: "log",
         code: problem.code,
-        message: problem.message,
+        message: `${item && find.subject ? find.subject(item) : ""}${problem.message}`,
         name: request.spec.name,
         version: request.spec.version,
         namespace: request.namespace,
@@ -298,10 +314,7 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
       if (group.pin.retired?.length && !group.chain?.rotations.length) logKeys.push(...((await identityChain(group.pin.fingerprints, [group.base, registryBase(group.origin)]))?.keys ?? []));
       const witnesses = await witnessVerifiers(group.witnesses);
       const quorum = group.witnesses?.quorum ?? 0;
-      const items: LogItem[] = group.indexes.map((i) => {
-        const outcome = outcomes[i] as Extract<ProvenanceOutcome, { status: "verified" }>;
-        return { bundle: outcome.bundle, sequence: outcome.verified.sequence, label: specKey(requests[i]!.spec) };
-      });
+      const items: LogItem[] = group.indexes.map((i) => itemAt.get(i)!);
       // The log authenticates itself (every hash read is proved against a checkpoint signed by the
       // pinned key), so it may be read from anywhere: the pinned URL, else the origin the
       // countersignature names (a plain mirror passes npm's requests only). The token goes to the
@@ -344,7 +357,7 @@ export async function checkLogs(requests: ProvenanceRequest[], outcomes: Provena
         if (item && !item.ok) outcomes[i] = logFailure(i, item.problem);
         else if (result.group?.kind === "rejected") outcomes[i] = logFailure(i, result.group.problem);
         else if (result.group?.kind === "outage") outcomes[i] = { status: "unavailable", message: `could not verify ${specKey(requests[i]!.spec)}: ${result.group.message}` };
-        else if (item?.ok) outcome.log = { index: item.index, checkpoint: item.checkpoint.size, via: item.via };
+        else if (item?.ok) outcome.log ??= { index: item.index, checkpoint: item.checkpoint.size, via: item.via };
         else outcomes[i] = logFailure(i, { code: "not_in_log", message: "the log check did not reach this package" });
       });
     }),

@@ -41,6 +41,7 @@ import {
   type Hash,
   type HashReader,
   type NoteSigner,
+  utf8,
 } from "../../core/index.js";
 import { collectCosignatures, type WitnessDeps } from "./witnesses.js";
 
@@ -68,6 +69,8 @@ export interface CommittedEntry {
   index: number;
   /** The countersignature's payload, base64, as in its envelope; null if the row has none. */
   payload: string | null;
+  /** Or the entry itself, as text (a package metadata record, migrations/0012). */
+  text?: string;
 }
 
 /** Where entries come from and proofs go: D1's versions. */
@@ -149,7 +152,7 @@ async function readEntries(deps: SequencerDeps, from: number, limit: number): Pr
     // Committed numbers only grow (storage/d1.ts), so a number below a committed one that no
     // version holds never will: a database from before gap-free numbering.
     for (; expected < row.index; expected++) out.set(expected, gapEntry(expected));
-    const entry = row.payload === null ? null : countersignatureEntry({ payload: row.payload });
+    const entry = row.text !== undefined ? { ok: true as const, value: utf8(row.text) } : row.payload === null ? null : countersignatureEntry({ payload: row.payload });
     if (!entry?.ok) throw new Error(`log: the version with sequence ${row.index} has no countersignature payload`);
     out.set(row.index, entry.value);
     expected = row.index + 1;

@@ -1,7 +1,7 @@
 /**
  * @module
  * The sequencer's storage (sequencer.ts): the tree in the Durable Object's SQLite, entries in
- * D1's versions and registry statements, proofs in D1's versions, published files in R2 under `log/`.
+ * D1's versions, registry statements, key rotations and metadata records, proofs in D1's versions, published files in R2 under `log/`.
  */
 
 import type { Hash } from "../../core/index.js";
@@ -70,21 +70,24 @@ export function sqlWitnessSizes(storage: DurableObjectStorage): WitnessSizes {
   };
 }
 
-/** Committed versions and registry statements in D1 (one sequence), the log's only source of entries. */
+/** Committed versions, registry statements, key rotations and metadata records in D1 (one sequence), the log's only source of entries. */
 export function d1EntrySource(db: D1Database): EntrySource {
   return {
     async entries(from, limit) {
       const { results } = await db
         .prepare(
-          `SELECT sequence, payload FROM (
-             SELECT sequence, json_extract(bundle, '$.countersignature.payload') AS payload FROM versions WHERE sequence >= ?1
-             UNION ALL SELECT sequence, json_extract(envelope, '$.payload') FROM registry_statements WHERE sequence >= ?1
-             UNION ALL SELECT sequence, json_extract(envelope, '$.payload') FROM key_rotations WHERE sequence >= ?1
+          `SELECT sequence, payload, entry FROM (
+             SELECT sequence, json_extract(bundle, '$.countersignature.payload') AS payload, NULL AS entry FROM versions WHERE sequence >= ?1
+             UNION ALL SELECT sequence, json_extract(envelope, '$.payload'), NULL FROM registry_statements WHERE sequence >= ?1
+             UNION ALL SELECT sequence, json_extract(envelope, '$.payload'), NULL FROM key_rotations WHERE sequence >= ?1
+             UNION ALL SELECT sequence, NULL, entry FROM metadata_records WHERE sequence >= ?1
            ) ORDER BY sequence LIMIT ?2`,
         )
         .bind(from, limit)
-        .all<{ sequence: number; payload: unknown }>();
-      return results.map((r): CommittedEntry => ({ index: r.sequence, payload: typeof r.payload === "string" ? r.payload : null }));
+        .all<{ sequence: number; payload: unknown; entry: unknown }>();
+      return results.map(
+        (r): CommittedEntry => (typeof r.entry === "string" ? { index: r.sequence, payload: null, text: r.entry } : { index: r.sequence, payload: typeof r.payload === "string" ? r.payload : null }),
+      );
     },
     async saveProofs(proofs) {
       if (proofs.length === 0) return;

@@ -22,8 +22,9 @@
  * so the document built then is not cached at the edge, and the next build signs nothing.
  */
 
-import { sha256, toHex, utf8 } from "../../core/index.js";
+import { sha256, toHex, utf8, type Envelope } from "../../core/index.js";
 import { metadataSourceOf, metadataWindow, signedMetadata, signedTags } from "../metadata.js";
+import { recordServed, withProofs, type MetadataLogRef } from "../metadata-log.js";
 import { edgeCache, registryOrigin, waitUntil, type AppContext } from "../context.js";
 import { PACKUMENT_MEMORY_MS, recentPackuments } from "../hot-cache.js";
 import { buildPackument, completeBundleDigests, PACKUMENT_FORMAT } from "./packument.js";
@@ -97,6 +98,8 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   const metadata = abbreviated || config.origin === undefined ? undefined : await signedMetadata(await c.var.deps.signer(), config.origin, name, signedSource, c.var.deps.now());
   const packument = buildPackument(source.versions, signedTags(signedSource), origin, abbreviated, npmKeyid, { ...source, ...(metadata ? { metadata } : {}) });
   if (!packument) return null;
+  // Only a package that is served has its serial recorded.
+  if (metadata) (packument.countersign as { metadataLog?: MetadataLogRef }).metadataLog = await loggedMetadata(c, name, metadata, signedSource.recorded);
   const text = JSON.stringify(packument);
   const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
   if (cache && source.revision !== null && signatures.length === 0) {
@@ -105,4 +108,15 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   }
   remember(text, etag, source.revision);
   return { body: text, etag, cached: false };
+}
+
+/**
+ * Where a full document's statement is in the log, with its tlog-proof (metadata-log.ts), so a
+ * plain mirror's copy can be checked offline like its bundles: the index its read found, or (the
+ * first read of a serial) recorded now. The record replaces this document's revision, so what is
+ * cached carries the index.
+ */
+async function loggedMetadata(c: AppContext, name: string, envelope: Envelope, recorded: number | undefined): Promise<MetadataLogRef> {
+  const indexes = recorded ? new Map([[name, recorded]]) : await recordServed(c.var.deps.meta, new Map([[name, { envelope }]]));
+  return (await withProofs(c.var.deps.log(), indexes)).get(name)!;
 }

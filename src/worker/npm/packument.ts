@@ -54,7 +54,7 @@ const INSTALL_SCRIPTS = ["preinstall", "install", "postinstall"];
  * (packument-cache.ts): change it whenever what this module builds changes, or edge caches
  * keep serving the old shape until the package is next written.
  */
-export const PACKUMENT_FORMAT = 5;
+export const PACKUMENT_FORMAT = 6;
 
 /**
  * npm's person object for a publisher key: `name` is the key's label (the fingerprint when it
@@ -69,7 +69,10 @@ export function keyPerson(keyid: string, label: string | null | undefined): { na
 export interface PackumentExtras {
   readme?: { version: string; text: string } | null;
   maintainers?: { keyid: string; label: string }[];
-  /** The package's signed metadata (metadata.ts), served as `countersign.metadata` in the full document. */
+  /**
+   * The package's signed metadata (metadata.ts), served as `countersign.metadata` in the full
+   * document (beside `countersign.metadataLog`, where its serial is in the log: packument-cache.ts).
+   */
   metadata?: Envelope;
 }
 

@@ -17,6 +17,7 @@ import { bearerToken, checkPublishScope, requireToken } from "../auth.js";
 import { registryOrigin, waitUntil, type AppContext, type AppEnv } from "../context.js";
 import { ApiError, badRequest, handleError, notFound } from "../errors.js";
 import { readBounded } from "../json.js";
+import { recordChange } from "../metadata-log.js";
 import { namePaths, nameParam } from "../names.js";
 import { ABBREVIATED_TYPE, buildPackument, keyPerson, tarballPath } from "../npm/packument.js";
 import { servePackument } from "../npm/packument-cache.js";
@@ -119,6 +120,13 @@ async function requirePublisher(c: AppContext, name: string): Promise<void> {
   checkPublishScope(await requireToken(c.var.deps.meta, bearerToken(c)), namespaceOf(name));
 }
 
+/** A package's new serial into the log (metadata-log.ts), and a round of the sequencer after the answer. */
+async function recordMetadataChange(c: AppContext, name: string): Promise<void> {
+  const { deps } = c.var;
+  await recordChange({ meta: deps.meta, signer: await deps.signer(), origin: deps.config.origin, now: deps.now() }, [name]);
+  waitUntil(c, deps.log().sync());
+}
+
 npmRoutes.on("PUT", namePaths("/-/package", "/dist-tags/:tag"), async (c) => {
   const name = nameParam(c);
   const tag = c.req.param("tag")!;
@@ -133,6 +141,7 @@ npmRoutes.on("PUT", namePaths("/-/package", "/dist-tags/:tag"), async (c) => {
   }
   if (typeof version !== "string" || semverValid(version) !== version) throw badRequest("invalid_version", 'the body must be a JSON string naming a version, e.g. "1.2.3"');
   if ((await c.var.deps.meta.setTag(name, tag, version)) === "no_version") throw notFound(`${name}@${version} does not exist`);
+  await recordMetadataChange(c, name);
   return c.json({ ok: true, [tag]: version }, 201);
 });
 
@@ -142,6 +151,7 @@ npmRoutes.on("DELETE", namePaths("/-/package", "/dist-tags/:tag"), async (c) => 
   await requirePublisher(c, name);
   if (tag === "latest") throw badRequest("invalid_tag", "the latest tag cannot be removed; point it at another version instead");
   if ((await c.var.deps.meta.deleteTag(name, tag)) === "not_found") throw notFound(`${name} has no dist-tag "${tag.slice(0, 64)}"`);
+  await recordMetadataChange(c, name);
   return c.json({ ok: true });
 });
 
@@ -248,5 +258,6 @@ npmRoutes.on("PUT", namePaths(""), async (c) => {
     if (wanted !== row.deprecated) changes.push({ version, message: wanted });
   }
   await c.var.deps.meta.setDeprecations(name, changes);
+  if (changes.length) await recordMetadataChange(c, name);
   return c.json({ ok: true, changed: changes.length });
 });

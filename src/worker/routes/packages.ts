@@ -9,7 +9,8 @@
  *     GET  /packages/<name>/<version>/artifact       the bytes
  *     POST /packages/<name>/<version>/reviews        attach a reviewer-signed review (review.ts)
  *     GET  /packages/<name>/<version>/reviews        the reviews attached so far
- *     POST /bundles  { "packages": ["name@version", …] }   many bundles, and each package's signed metadata, in one request (verify)
+ *     POST /bundles  { "packages": ["name@version", …] }   many bundles, and each package's signed metadata
+ *                                                    and where its serial is in the log, in one request (verify)
  *
  * `<name>` is `@scope%2fname` or `@scope/name` (names.ts). Staged versions (routes/staging.ts) are
  * in none of these until approved; where a namespace requires approval, the PUT is refused
@@ -20,6 +21,7 @@ import { Hono } from "hono";
 import * as z from "zod/mini";
 import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview, type Envelope } from "../../core/index.js";
 import { signedMetadata } from "../metadata.js";
+import { recordServed, withProofs, type MetadataLogRef } from "../metadata-log.js";
 import { matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, readToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
@@ -112,13 +114,14 @@ packageRoutes.on("GET", namePaths("/packages", "/:version/reviews"), async (c) =
 packageRoutes.on("GET", namePaths("/packages"), async (c) => {
   const name = nameParam(c);
   await requireRead(c);
-  const [{ versions, tags }, metadata] = await Promise.all([c.var.deps.meta.listVersions(name), metadataOf(c, [name])]);
+  const [{ versions, tags }, { metadata, logged }] = await Promise.all([c.var.deps.meta.listVersions(name), metadataOf(c, [name])]);
   if (versions.length === 0) throw notFound(`${name} does not exist`);
   return c.json({
     name,
     namespace: versions[0]!.namespace,
     distTags: tags,
     metadata: metadata.get(name) ?? null,
+    metadataLog: logged.get(name) ?? null,
     versions: versions.map((v) => ({
       version: v.version,
       sequence: v.sequence,
@@ -142,7 +145,7 @@ packageRoutes.post("/bundles", async (c) => {
   });
   const valid = wanted.filter((w) => w.name && checkPackageName(w.name).ok && checkVersion(w.version).ok);
   const found = valid.length ? await c.var.deps.meta.bundles(valid) : new Map<string, StoredBundle>();
-  const [proofs, metadata, rotations] = await Promise.all([
+  const [proofs, { metadata, logged }, rotations] = await Promise.all([
     latestProofs(c, found),
     metadataOf(c, [...new Set(valid.filter((w) => found.has(w.spec)).map((w) => w.name))]),
     // The registry's key rotations (PROTOCOL §21), so a consumer pinned to an earlier key can follow them.
@@ -156,19 +159,26 @@ packageRoutes.post("/bundles", async (c) => {
     return `${JSON.stringify(w.spec)}:${proof === null ? stored.json : `${stored.json.slice(0, -1)},"tlogProof":${JSON.stringify(proof)}}`}`;
   });
   const signed = [...metadata].map(([name, envelope]) => `${JSON.stringify(name)}:${JSON.stringify(envelope)}`);
+  const inLog = [...logged].map(([name, ref]) => `${JSON.stringify(name)}:${JSON.stringify(ref)}`);
   const rotated = rotations.length ? `,"rotations":[${rotations.map((r) => r.envelope).join(",")}]` : "";
-  return c.body(`{"bundles":{${entries.join(",")}},"metadata":{${signed.join(",")}}${rotated}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  return c.body(`{"bundles":{${entries.join(",")}},"metadata":{${signed.join(",")}},"metadataLog":{${inLog.join(",")}}${rotated}}`, 200, { "Content-Type": "application/json", "Cache-Control": "no-store" });
 });
 
-/** The signed metadata of each package (metadata.ts), in one more round trip whatever their number; none without REGISTRY_ORIGIN. */
-async function metadataOf(c: AppContext, names: string[]): Promise<Map<string, Envelope>> {
+/**
+ * The signed metadata of each package (metadata.ts), in one more round trip whatever their
+ * number, and where each serial is in the log (metadata-log.ts: recorded now if it was not, in
+ * one more); none without REGISTRY_ORIGIN.
+ */
+async function metadataOf(c: AppContext, names: string[]): Promise<{ metadata: Map<string, Envelope>; logged: Map<string, MetadataLogRef> }> {
   const { meta, signer, now, config } = c.var.deps;
   // Without REGISTRY_ORIGIN nothing is signed (config.ts), and reads go on without metadata.
   const origin = config.origin;
-  if (names.length === 0 || origin === undefined) return new Map();
+  if (names.length === 0 || origin === undefined) return { metadata: new Map(), logged: new Map() };
   const [sources, key] = await Promise.all([meta.metadataSources(names), signer()]);
   const at = now();
-  return new Map(await Promise.all([...sources].map(async ([name, source]) => [name, await signedMetadata(key, origin, name, source, at)] as const)));
+  const signed = new Map(await Promise.all([...sources].map(async ([name, source]) => [name, { envelope: await signedMetadata(key, origin, name, source, at), recorded: source.recorded }] as const)));
+  const logged = await withProofs(c.var.deps.log(), await recordServed(meta, signed));
+  return { metadata: new Map([...signed].map(([name, s]) => [name, s.envelope])), logged };
 }
 
 /**

@@ -132,11 +132,12 @@ const isUniqueViolation = (err: unknown) => err instanceof Error && /UNIQUE cons
 const D1_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /**
- * The highest sequence number committed: versions, registry statements and key rotations share
- * one sequence (migrations/0009, 0011), the log's indexes. Three index probes.
+ * The highest sequence number committed: versions, registry statements, key rotations and
+ * package metadata records share one sequence (migrations/0009, 0011, 0012), the log's indexes.
+ * Four index probes.
  */
 const LAST_SEQUENCE =
-  "max((SELECT COALESCE(MAX(sequence), 0) FROM versions), (SELECT COALESCE(MAX(sequence), 0) FROM registry_statements), (SELECT COALESCE(MAX(sequence), 0) FROM key_rotations))";
+  "max((SELECT COALESCE(MAX(sequence), 0) FROM versions), (SELECT COALESCE(MAX(sequence), 0) FROM registry_statements), (SELECT COALESCE(MAX(sequence), 0) FROM key_rotations), (SELECT COALESCE(MAX(sequence), 0) FROM metadata_records))";
 
 /**
  * How long a blob-collector claim (migrations/0004, src/worker/gc.ts) refuses commits of its
@@ -531,18 +532,28 @@ export function d1MetaStore(db: D1Database): MetaStore {
       if (names.length === 0) return out;
       const wanted = JSON.stringify(names);
       const [serials, versions, tags, revoked] = await db.batch<unknown>([
-        db.prepare("SELECT name, serial FROM package_serials WHERE name IN (SELECT value FROM json_each(?1))").bind(wanted),
+        db
+          .prepare(
+            `SELECT s.name, s.serial, m.sequence AS recorded FROM package_serials s
+             LEFT JOIN metadata_records m ON m.name = s.name AND m.serial = s.serial
+             WHERE s.name IN (SELECT value FROM json_each(?1))`,
+          )
+          .bind(wanted),
         db.prepare("SELECT name, version, sequence, sha512, published_at, deprecated FROM versions WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY sequence").bind(wanted),
         db.prepare("SELECT name, tag, version FROM dist_tags WHERE name IN (SELECT value FROM json_each(?1)) ORDER BY tag").bind(wanted),
         db.prepare(`${REVOKED_KEYS_SQL} AND namespace IN (SELECT DISTINCT namespace FROM versions WHERE name IN (SELECT value FROM json_each(?1))) ORDER BY sequence`).bind(wanted),
       ]);
       const revokedIn = new Map<string, RevokedKey[]>();
       for (const r of revoked!.results as RevokedRecord[]) revokedIn.set(r.namespace, [...(revokedIn.get(r.namespace) ?? []), toRevokedKey(r)]);
-      const serialOf = new Map((serials!.results as { name: string; serial: number }[]).map((r) => [r.name, r.serial]));
+      const serialOf = new Map((serials!.results as { name: string; serial: number; recorded: number | null }[]).map((r) => [r.name, r]));
       for (const r of versions!.results as { name: string; version: string; sequence: number; sha512: string; published_at: string; deprecated: string | null }[]) {
         let source = out.get(r.name);
         // A package whose serial row is missing (it cannot be, after migrations/0008) still gets one.
-        if (!source) out.set(r.name, (source = { serial: serialOf.get(r.name) ?? 1, versions: [], tags: {}, revokedKeys: revokedIn.get(namespaceOf(r.name)) ?? [] }));
+        if (!source) {
+          const serial = serialOf.get(r.name);
+          source = { serial: serial?.serial ?? 1, versions: [], tags: {}, revokedKeys: revokedIn.get(namespaceOf(r.name)) ?? [], ...(serial?.recorded ? { recorded: serial.recorded } : {}) };
+          out.set(r.name, source);
+        }
         source.versions.push({ version: r.version, sequence: r.sequence, sha512: r.sha512, publishedAt: r.published_at, deprecated: r.deprecated });
       }
       for (const r of tags!.results as { name: string; tag: string; version: string }[]) {
@@ -550,6 +561,28 @@ export function d1MetaStore(db: D1Database): MetaStore {
         if (source) source.tags[r.tag] = r.version;
       }
       return out;
+    },
+
+    async recordMetadata(records) {
+      if (records.length === 0) return new Map();
+      // One statement for all of them, whatever their number (after an upgrade every serial a
+      // batch answer serves may be new): the serials not recorded yet take the numbers after
+      // every committed one, in input order; a serial recorded already keeps its row and number.
+      const rows = JSON.stringify(records.map((r) => [r.name, r.serial, r.entry]));
+      const [, recorded] = await db.batch<unknown>([
+        db
+          .prepare(
+            `INSERT INTO metadata_records (sequence, name, serial, entry, created_at)
+             SELECT ${LAST_SEQUENCE} + row_number() OVER (ORDER BY r.key), json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'), ${D1_NOW}
+             FROM json_each(?1) r
+             WHERE NOT EXISTS (SELECT 1 FROM metadata_records m WHERE m.name = json_extract(r.value, '$[0]') AND m.serial = json_extract(r.value, '$[1]'))`,
+          )
+          .bind(rows),
+        db
+          .prepare("SELECT m.name, m.sequence FROM metadata_records m JOIN json_each(?1) r ON m.name = json_extract(r.value, '$[0]') AND m.serial = json_extract(r.value, '$[1]')")
+          .bind(rows),
+      ]);
+      return new Map((recorded!.results as { name: string; sequence: number }[]).map((r) => [r.name, r.sequence]));
     },
 
     async recentPublications(limit) {
@@ -657,7 +690,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
                AND namespace = (SELECT namespace FROM versions WHERE name = ?1 LIMIT 1) ORDER BY created_at, keyid`,
           )
           .bind(name, lean ? 1 : 0),
-        db.prepare("SELECT serial FROM package_serials WHERE name = ?1").bind(name),
+        db.prepare("SELECT s.serial, m.sequence AS recorded FROM package_serials s LEFT JOIN metadata_records m ON m.name = s.name AND m.serial = s.serial WHERE s.name = ?1").bind(name),
         db.prepare(`${REVOKED_KEYS_SQL} AND ?2 = 0 AND namespace = (SELECT namespace FROM versions WHERE name = ?1 LIMIT 1) ORDER BY sequence`).bind(name, lean ? 1 : 0),
       ]);
       const byVersion = new Map<string, string[]>();
@@ -667,6 +700,7 @@ export function d1MetaStore(db: D1Database): MetaStore {
       return {
         revision: (revision!.results[0] as { revision: string } | undefined)?.revision ?? null,
         serial: (serial!.results[0] as { serial: number } | undefined)?.serial ?? null,
+        recorded: (serial!.results[0] as { recorded: number | null } | undefined)?.recorded ?? null,
         versions: (versions!.results as PackumentRecord[]).map((r) => ({
           ...toVersion({ ...r, bundle: "" }),
           bundle: r.bundle === null ? null : bundleWithReviews(r.bundle, byVersion.get(r.version) ?? []),

@@ -84,6 +84,16 @@ export interface MetadataSource {
   versions: { version: string; sequence: number; sha512: string; publishedAt: string; deprecated: string | null }[];
   tags: Record<string, string>;
   revokedKeys: RevokedKey[];
+  /** The log index of this serial's metadata record (migrations/0012), once recorded. */
+  recorded?: number;
+}
+
+/** A package serial's log entry to record (core/package-metadata.ts `metadataRecordEntry`). */
+export interface MetadataRecordRow {
+  name: string;
+  serial: number;
+  /** The entry text. */
+  entry: string;
 }
 
 /** A publisher key revoked in a namespace (a `key_revoked` registry statement, logged at `sequence`). */
@@ -214,6 +224,11 @@ export interface MetaStore {
    * names without versions are absent from the map.
    */
   metadataSources(names: string[]): Promise<Map<string, MetadataSource>>;
+  /**
+   * Records each package serial as a log entry, each at the next sequence number, unless it is
+   * recorded already; in one round trip. Returns the log index of every record, by name.
+   */
+  recordMetadata(records: MetadataRecordRow[]): Promise<Map<string, number>>;
   /** The last `limit` publications, newest first, and every namespace (the web UI's home page), in one round trip. */
   recentPublications(limit: number): Promise<{ namespaces: NamespaceRow[]; recent: RecentPublication[] }>;
 
@@ -272,6 +287,8 @@ export interface PackumentSource {
   revision: string | null;
   /** The package's metadata serial (migrations/0008), read in the same batch as the versions and tags. */
   serial: number | null;
+  /** The log index of that serial's metadata record (migrations/0012), null before it is recorded. */
+  recorded?: number | null;
   versions: PackumentRow[];
   tags: Record<string, string>;
   /** Full documents only: the README of the version `latest` points at, if it has one. */
