@@ -151,13 +151,13 @@ describe("signed package metadata in verify", () => {
     const state = freshState();
     const { code, report } = await verify(locked, state);
     expect(code).toBe(0);
-    expect(report.packages).toMatchObject([{ name: "@acme/utils", version: "1.0.0", status: "verified", metadata: { serial: payloadOf(current).serial, expires: payloadOf(current).expires } }]);
+    expect(report.packages).toMatchObject([{ name: "@acme/utils", version: "1.0.0", status: "verified", metadata: { serial: payloadOf(current).serial, expires: payloadOf(current).expires, logIndex: currentLog.index } }]);
     const stored = floors(state);
     expect(stored.packages["@acme/utils"]).toMatchObject({ serial: payloadOf(current).serial });
     expect(statSync(stored.file).mode & 0o777).toBe(0o600);
     const human = await runCli(["verify", "--no-cache", "--verbose"], { cwd: locked, env: { COUNTERSIGN_LOG_STATE_DIR: state } });
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`listed in its signed metadata (serial ${payloadOf(current).serial}`);
+    expect(human.stdout).toContain(`listed in its signed metadata (serial ${payloadOf(current).serial}, expires ${payloadOf(current).expires}, log entry ${currentLog.index})`);
     // Through a plain mirror (the full packument's countersign.metadata) it passes as well.
     const { code: viaMirror } = await verify(project("genuine-mirror", await mirror()), state);
     expect(viaMirror).toBe(0);

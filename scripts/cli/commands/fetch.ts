@@ -48,7 +48,7 @@ function report(values: Values, result: { ok: true; value: Verified } | { ok: fa
       `  publisher  ${v.publisher.keyid}, enrolled in ${v.namespace}`,
       `  registry   ${v.registry.keyid} (${v.registry.origin}), pinned; sequence ${v.sequence}, ${v.publishedAt}`,
       `  log        ${log.line}`,
-      ...(metadata ? [`  metadata   listed in its signed metadata (serial ${metadata.serial}, expires ${metadata.expires})`] : []),
+      ...(metadata ? [`  metadata   listed in its signed metadata (serial ${metadata.serial}, expires ${metadata.expires}${metadata.logIndex ? `, log entry ${metadata.logIndex}` : ""})`] : []),
     ],
     { verified: true, path: where, ...v, log: log.json, ...(metadata ? { metadata } : {}) },
   );

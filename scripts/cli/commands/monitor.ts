@@ -236,7 +236,11 @@ export const monitor: Command = {
       values,
       [
         ...listing(publications, statements, metadata),
-        `monitor: ${namespace} in ${reader.origin}: ${publications.length} publication${publications.length === 1 ? "" : "s"}${statements.length ? ` and ${statements.length} key event${statements.length === 1 ? "" : "s"}` : ""} in entries ${begin}..${checkpoint.size - 1 < begin ? begin : checkpoint.size - 1} (${checkpoint.size - begin} read, verified against the checkpoint of size ${checkpoint.size}, root ${toBase64(checkpoint.rootHash)})`,
+        `monitor: ${namespace} in ${reader.origin}: ${counted([
+          [publications.length, "publication"],
+          [statements.length, "key event"],
+          [metadata.length, "metadata serial"],
+        ])} in entries ${begin}..${checkpoint.size - 1 < begin ? begin : checkpoint.size - 1} (${checkpoint.size - begin} read, verified against the checkpoint of size ${checkpoint.size}, root ${toBase64(checkpoint.rootHash)})`,
         ...witnessNote,
         `  the next run starts at ${checkpoint.size}${from !== undefined ? "" : " (--from INDEX to read again)"}`,
       ],
@@ -245,6 +249,12 @@ export const monitor: Command = {
     return EXIT.ok;
   },
 };
+
+/** "2 publications, 1 key event and 3 metadata serials": the first always, the others when not zero. */
+function counted(parts: [number, string][]): string {
+  const shown = parts.filter(([n], i) => i === 0 || n > 0).map(([n, what]) => `${n} ${what}${n === 1 ? "" : "s"}`);
+  return shown.length > 1 ? `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}` : shown[0]!;
+}
 
 function keyEvent(s: RegistryStatement, index: number): KeyEvent {
   if (s.kind === "key_enrolled") return { index, kind: s.kind, at: s.at, keyid: s.key.keyid, label: s.key.label };

@@ -65,6 +65,8 @@ export interface MetadataReport {
   expires: string;
   /** Where the statement was read. */
   from: string;
+  /** The log index of the serial's record (PROTOCOL §19.1), once proved. */
+  logIndex?: number;
 }
 
 type Verified = Extract<ProvenanceOutcome, { status: "verified" }>;
@@ -166,6 +168,10 @@ export async function checkMetadata(requests: ProvenanceRequest[], outcomes: Pro
 
   // Each statement's record in the registry's log (the same log, view and stored checkpoint as its bundles').
   if (records.size > 0) await (options.checkRecords ?? checkLogs)(requests, outcomes, { token: options.token, ...(options.checkpoints ? { checkpoints: options.checkpoints } : {}) }, { itemOf: (i) => records.get(i), subject: (item) => `${item.label}: ` });
+  for (const [i, record] of records) {
+    const outcome = outcomes[i];
+    if (outcome?.status === "verified" && outcome.metadata) outcome.metadata = { ...outcome.metadata, logIndex: record.sequence };
+  }
 
   const floors = new Map<string, Map<string, SeenMetadata>>();
   for (const group of passed) {
@@ -226,7 +232,7 @@ export async function checkOneVersion(
   if (!record.ok) return { ok: false, failure: metadataFailure(record.error, what, what.from) };
   return {
     ok: true,
-    report: { serial: metadata.serial, expires: metadata.expires, from: what.from },
+    report: { serial: metadata.serial, expires: metadata.expires, from: what.from, logIndex: record.value.sequence },
     record: record.value,
     accept: () => store.raise(what.keyid, new Map([[what.name, { serial: metadata.serial, contentSha256 }]])),
   };
