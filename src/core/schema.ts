@@ -42,9 +42,10 @@ export function describeIssue(issue: Issue | undefined, what = "value"): string 
     case "invalid_value":
       return `${at}: expected ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
     case "too_big":
-      return `${at}: too large (at most ${String(issue.maximum)})`;
+      return `${at}: too large (${issue.inclusive === false ? "less than" : "at most"} ${String(issue.maximum)})`;
     case "too_small":
-      return `${at}: too small (at least ${String(issue.minimum)})`;
+      // z.positive() is "more than 0": an exclusive bound.
+      return `${at}: too small (${issue.inclusive === false ? "more than" : "at least"} ${String(issue.minimum)})`;
     case "invalid_format":
       return `${at}: ${issue.message !== "Invalid input" ? issue.message : `expected ${issue.format}`}`;
     default:

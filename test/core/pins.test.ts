@@ -31,6 +31,9 @@ describe("pins", () => {
     ["a namespace naming an unknown registry", { ...pins, namespaces: { "@acme": "tema" } }, 'registry "tema"'],
     ["a malformed namespace", { ...pins, namespaces: { "@Acme": "team" } }, "@Acme"],
     ["a bad registry name", { ...pins, registries: { "Team!": { url: "https://x", fingerprints: [FP] } } }, "registries"],
+    // `until` must be positive: the bound is exclusive, and the message says so.
+    ["a retired key valid until 0", { ...pins, registries: { team: { url: "https://x", fingerprints: [FP], retired: [{ fingerprint: FP, until: 0 }] } } }, "registries.team.retired.0.until: too small (more than 0)"],
+    ["a retired key valid until a fraction", { ...pins, registries: { team: { url: "https://x", fingerprints: [FP], retired: [{ fingerprint: FP, until: 1.5 }] } } }, "registries.team.retired.0.until"],
   ])("rejects %s", (_label, value, mention) => {
     const result = parsePins(value);
     expect(result.ok).toBe(false);
