@@ -10,7 +10,7 @@
  *     open the approval envelope (a bad signature is reported below, as for a publish)
  *     read the staged row; then ONE round trip: token, namespace, approver key, dist-tag,
  *       sequence, D1's clock (publishContext) and the namespace's keys (listKeys)
- *     check token scope, staged, approver enrolled and active, publisher key still active,
+ *     check token scope, staged (and not expired: storage/staging.ts), approver enrolled and active, publisher key still active,
  *     the approval's signature, then that it covers exactly the staged statement by another key
  *     countersign and commit (shared with publish)
  */
@@ -19,6 +19,7 @@ import { approvalTarget, checkApproval, checkPackageName, checkVersion, openStat
 import { checkPublishScope, hashToken } from "./auth.js";
 import { ApiError, badRequest, notFound } from "./errors.js";
 import { countersignAndCommit, type Published, type PublishDeps } from "./publish.js";
+import { stagedExpiry } from "./storage/staging.js";
 
 export interface ApproveRequest {
   name: string;
@@ -60,6 +61,10 @@ export async function approveStaged(deps: PublishDeps, req: ApproveRequest): Pro
   if (!ctx.namespaceExists) throw new ApiError(404, "unknown_namespace", `this registry is not authoritative for ${namespace}`);
   if (ctx.versionExists) throw new ApiError(409, "version_exists", `${req.name}@${req.version} is already published; there is nothing to approve`);
   if (!staged) throw notFound(`${req.name}@${req.version} is not staged (countersign publish <dir> --stage)`, "not_staged");
+  const expired = stagedExpiry(staged.stagedAt);
+  if (expired <= deps.now().toISOString()) {
+    throw new ApiError(410, "staged_expired", `${req.name}@${req.version} was staged at ${staged.stagedAt} and could be approved until ${expired}; stage it again (countersign publish <dir> --stage) to have it approved`, { layer: "publisher", namespace, expected: `approved before ${expired}`, actual: deps.now().toISOString() });
+  }
   if (!ctx.key || ctx.key.publicKey !== claimed.statement.predicate.approver.publicKey) {
     throw refused(403, "approver_not_enrolled", `approver key ${approver} is not enrolled in ${namespace}`, { namespace, actual: approver });
   }

@@ -11,6 +11,7 @@ import { collectBlobs } from "./gc.js";
 import { durableLog } from "./log/handle.js";
 import { r2BlobStore } from "./storage/blobs.js";
 import { d1MetaStore } from "./storage/d1.js";
+import { d1StagingStore } from "./storage/staging.js";
 
 const app = createApp();
 
@@ -19,6 +20,9 @@ export { LogSequencer } from "./log/durable.js";
 export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
+    // Staged versions past their approval window first: their blobs are then the collector's too.
+    const expired = await d1StagingStore(env.DB).expire(new Date(controller.scheduledTime));
+    if (expired) console.log(`staging: ${expired} staged version(s) expired unapproved and were deleted`);
     const report = await collectBlobs({ meta: d1MetaStore(env.DB), blobs: r2BlobStore(env.ARTIFACTS) }, { now: new Date(controller.scheduledTime) });
     console.log(`blob gc: examined ${report.examined}, deleted ${report.deleted} of ${report.claimed} unreferenced, next run ${report.next ? "continues" : "starts over"}`);
     // Versions a failed round left out of the log, and bundles still without a proof (backfill).

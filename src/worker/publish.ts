@@ -263,7 +263,7 @@ async function acceptUpload(deps: PublishDeps, req: PublishRequest, checked: Che
       tokenHash: await hashToken(checked.token),
       tag: req.tag,
     }),
-    deps.staging.context({ namespace, name: req.name, version: req.version }),
+    deps.staging.context({ namespace, name: req.name, version: req.version, now: deps.now() }),
   ]);
   if (!ctx.token || ctx.token.revokedAt) throw new ApiError(401, "unauthorized", "token is not valid or has been revoked");
   checkPublishScope(ctx.token, namespace);

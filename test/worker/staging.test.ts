@@ -2,10 +2,12 @@
  * Staged publishing (issue 11 part 5, docs/PROTOCOL.md §12.1) in workerd with real D1 and R2: a
  * namespace that requires approval refuses direct publishes (native and npm); a staged version is
  * in no read route; only an approval signed by a second, enrolled, active key over exactly the
- * staged statement makes the registry countersign it, and the bundle then binds that approval.
+ * staged statement makes the registry countersign it, and the bundle then binds that approval;
+ * a staged version nobody approved within STAGED_TTL_MS expires.
  */
 
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   artifactDigests,
@@ -26,7 +28,7 @@ import { createApp } from "../../src/worker/app.js";
 import type { StoreFactories } from "../../src/worker/context.js";
 import { blobKey } from "../../src/worker/storage/blobs.js";
 import { d1MetaStore } from "../../src/worker/storage/d1.js";
-import { d1StagingStore } from "../../src/worker/storage/staging.js";
+import { d1StagingStore, STAGED_TTL_MS } from "../../src/worker/storage/staging.js";
 import { newPublisher, signedParts, uploadBody, type Publisher, type UploadParts } from "../helpers/publisher.js";
 import { npmTarball } from "../helpers/tarball.js";
 import { admin, call, enrol, errorOf, ORIGIN, packagePath, publishParts, record, SIGNING_KEY } from "./helpers.js";
@@ -387,5 +389,70 @@ describe("storage faults: staging and approval either happen whole or not at all
     const res = await through(failing, "PUT", packagePath(name, "1.0.0"), await uploadBody(parts), "application/x-tar");
     expect(res.status).toBe(500);
     expect((await call("GET", packagePath(name, "1.0.0"))).status).toBe(404);
+  });
+});
+
+describe("a staged version expires unapproved after STAGED_TTL_MS", () => {
+  /** A request at `at` (the Worker's clock; D1's is not moved). */
+  async function at(time: number, method: string, path: string, init: { body?: unknown; auth?: string | null } = {}): Promise<Response> {
+    const ctx = createExecutionContext();
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    const auth = init.auth === undefined ? token : init.auth;
+    if (auth) headers.authorization = `Bearer ${auth}`;
+    const res = await createApp({ now: () => new Date(time) }).fetch(new Request(`${ORIGIN}${path}`, { method, headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    return record(res);
+  }
+
+  it("says when it expires; past that no approval commits it (410 staged_expired), it can be staged again, and the scheduled run deletes it", async () => {
+    const name = `${NS}/stale`;
+    const { parts, answer } = await staged(name, "1.0.0");
+    const stagedAt = Date.parse((answer as StagedAnswer & { stagedAt: string }).stagedAt);
+    expect((answer as StagedAnswer & { expiresAt: string }).expiresAt).toBe(new Date(stagedAt + STAGED_TTL_MS).toISOString());
+    const listed = (await (await call("GET", `/-/countersign/v1/staged?namespace=${encodeURIComponent(NS)}`, { token })).json()) as { staged: { name: string; expiresAt: string }[] };
+    expect(listed.staged.find((s) => s.name === name)?.expiresAt).toBe(new Date(stagedAt + STAGED_TTL_MS).toISOString());
+
+    const approval = await signApproval(await targetOf(parts), reviewer.signer);
+    const late = await at(stagedAt + STAGED_TTL_MS + 1000, "POST", `${stagedPath(name, "1.0.0")}/approval`, { body: approval });
+    expect(await errorOf(late)).toMatchObject({ status: 410, code: "staged_expired", layer: "publisher" });
+    expect((await call("GET", packagePath(name, "1.0.0"))).status).toBe(404);
+
+    // Within the window the same approval still commits it.
+    const inTime = await at(stagedAt + STAGED_TTL_MS - 60_000, "POST", `${stagedPath(name, "1.0.0")}/approval`, { body: approval });
+    expect(inTime.status, await inTime.clone().text()).toBe(201);
+  });
+
+  it("an expired staged version does not block staging the version again, which starts a new window", async () => {
+    const name = `${NS}/restaged`;
+    const { parts } = await staged(name, "1.0.0");
+    const later = Date.now() + STAGED_TTL_MS + 60_000;
+    // Staged anew a week later (same bytes): replaces the expired row.
+    const again = await (async () => {
+      const ctx = createExecutionContext();
+      const res = await createApp({ now: () => new Date(later) }).fetch(
+        new Request(`${ORIGIN}${stagedPath(name, "1.0.0")}`, { method: "PUT", body: await uploadBody(parts), headers: { authorization: `Bearer ${token}`, "content-type": "application/x-tar" } }),
+        env,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      return res;
+    })();
+    expect(again.status, await again.clone().text()).toBe(202);
+    expect(((await again.json()) as { stagedAt: string }).stagedAt).toBe(new Date(later).toISOString());
+    // Before it expired, staging it again was refused.
+    expect(await errorOf(await stage(parts, name, "1.0.0"))).toMatchObject({ status: 409, code: "version_staged" });
+  });
+
+  it("the scheduled run deletes what expired, and only that", async () => {
+    const old = `${NS}/forgotten`;
+    const fresh = `${NS}/fresh`;
+    await staged(old, "1.0.0");
+    await staged(fresh, "1.0.0");
+    const staging = d1StagingStore(env.DB);
+    await env.DB.prepare("UPDATE staged_versions SET staged_at = ? WHERE name = ?").bind(new Date(Date.now() - STAGED_TTL_MS - 1000).toISOString(), old).run();
+    // The Worker's own `scheduled`, through the runtime, as the Cron Trigger fires it.
+    await (exports as unknown as { default: { scheduled(options: { scheduledTime: Date; cron: string }): Promise<unknown> } }).default.scheduled({ scheduledTime: new Date(), cron: "17 * * * *" });
+    expect(await staging.getStaged(old, "1.0.0")).toBeNull();
+    expect(await staging.getStaged(fresh, "1.0.0")).not.toBeNull();
   });
 });

@@ -34,6 +34,7 @@ interface StagedVersion {
   sha512: string;
   size: number;
   stagedAt: string;
+  expiresAt?: string;
   envelope: unknown;
 }
 
@@ -93,7 +94,7 @@ export const approve: Command = {
     }
     const target = await approvalTarget(opened.value);
     const shown = [
-      `approving ${name}@${version} (${p.namespace}), staged ${staged.stagedAt} for dist-tag ${staged.tag}:`,
+      `approving ${name}@${version} (${p.namespace}), staged ${staged.stagedAt}${staged.expiresAt ? ` (approvable until ${staged.expiresAt})` : ""} for dist-tag ${staged.tag}:`,
       `  publisher key:    ${opened.value.keyid}`,
       `  statement sha256: ${target.statementSha256}`,
       `  artifact:         ${p.artifact.size} bytes, sha512 ${subject.sha512}${file ? ` (= ${file})` : ""}`,

@@ -62,6 +62,8 @@ interface StagedResponse {
   integrity: string;
   size: number;
   stagedAt: string;
+  /** When approvals stop being accepted (a registry from before staged expiry omits it). */
+  expiresAt?: string;
 }
 
 /** The upload body (core/upload.ts), streamed: the artifact is never held in memory. */
@@ -234,8 +236,9 @@ async function reportStaged(values: Values, staged: StagedResponse, sent: { name
       `publisher key:    ${staged.publisher}`,
       `statement sha256: ${staged.statementSha256}`,
       `approve with:     countersign approve ${sent.name}@${sent.version} --registry <registry> --key <a second key enrolled in ${staged.namespace}>`,
+      ...(staged.expiresAt ? [`approve before:   ${staged.expiresAt} (then it expires unapproved)`] : []),
     ],
-    { staged: true, name: sent.name, version: sent.version, namespace: staged.namespace, tag: staged.tag, size: sent.size, integrity: staged.integrity, publisher: staged.publisher, statementSha256: staged.statementSha256, stagedAt: staged.stagedAt },
+    { staged: true, name: sent.name, version: sent.version, namespace: staged.namespace, tag: staged.tag, size: sent.size, integrity: staged.integrity, publisher: staged.publisher, statementSha256: staged.statementSha256, stagedAt: staged.stagedAt, ...(staged.expiresAt ? { expiresAt: staged.expiresAt } : {}) },
   );
   return 0;
 }

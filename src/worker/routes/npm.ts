@@ -234,7 +234,7 @@ npmRoutes.on("PUT", namePaths(""), async (c) => {
     await checkNpmPublishBody(name, body);
     // Where a second key must approve (routes/staging.ts), say so: signing alone would not do.
     const namespace = namespaceOf(name);
-    if ((await c.var.deps.staging.context({ namespace, name, version: "" })).approvalRequired) throw approvalRequired(namespace);
+    if ((await c.var.deps.staging.context({ namespace, name, version: "", now: c.var.deps.now() })).approvalRequired) throw approvalRequired(namespace);
     throw new ApiError(
       403,
       "publisher_signature_required",

@@ -24,6 +24,7 @@ import { notFound } from "../errors.js";
 import { readJson } from "../json.js";
 import { namePaths, nameParam } from "../names.js";
 import { stageVersion } from "../publish.js";
+import { stagedExpiry } from "../storage/staging.js";
 import { namespaceParam } from "./admin.js";
 import { publishDeps, uploadRequest } from "./packages.js";
 
@@ -48,7 +49,7 @@ stagingRoutes.put("/admin/namespaces/:namespace/approval", async (c) => {
 stagingRoutes.get("/admin/namespaces/:namespace/approval", async (c) => {
   await requireAdmin(c);
   const namespace = namespaceParam(c.req.param("namespace"));
-  const { approvalRequired } = await c.var.deps.staging.context({ namespace, name: "", version: "" });
+  const { approvalRequired } = await c.var.deps.staging.context({ namespace, name: "", version: "", now: c.var.deps.now() });
   return c.json({ namespace, approvalRequired });
 });
 
@@ -66,6 +67,7 @@ stagingRoutes.on("PUT", namePaths("/staged", "/:version"), async (c) => {
       integrity: sriFromHex("sha512", row.sha512),
       size: row.size,
       stagedAt: row.stagedAt,
+      expiresAt: stagedExpiry(row.stagedAt),
       next: `countersign approve ${row.name}@${row.version} --key <a second key enrolled in ${row.namespace}>`,
     },
     202,
@@ -90,6 +92,7 @@ stagingRoutes.on("GET", namePaths("/staged", "/:version"), async (c) => {
       sha512: row.sha512,
       size: row.size,
       stagedAt: row.stagedAt,
+      expiresAt: stagedExpiry(row.stagedAt),
       envelope: JSON.parse(row.envelope) as unknown,
     },
     200,
@@ -108,7 +111,7 @@ stagingRoutes.on("DELETE", namePaths("/staged", "/:version"), async (c) => {
 stagingRoutes.get("/staged", async (c) => {
   const namespace = namespaceParam(c.req.query("namespace"));
   await requireNamespacePublisher(c, namespace);
-  const staged = await c.var.deps.staging.listStaged(namespace);
+  const staged = (await c.var.deps.staging.listStaged(namespace)).map((row) => ({ ...row, expiresAt: stagedExpiry(row.stagedAt) }));
   return c.json({ namespace, staged }, 200, { "Cache-Control": "no-store" });
 });
 

@@ -3,11 +3,25 @@
  * Staged publishing's storage (migrations/0010): whether a namespace requires a second key's
  * approval, and the staged versions awaiting one. A staged row becomes a version only through
  * `MetaStore.commitVersion`, whose version insert deletes it in the same transaction (a trigger),
- * so a version is never both staged and published. Every method is one D1 round trip (a refused
- * `stage`: two, the second saying why).
+ * so a version is never both staged and published. A staged version expires after STAGED_TTL_MS.
+ * Every method is one D1 round trip (a refused `stage`: two, the second saying why).
  */
 
 import { BLOB_CLAIM_SECONDS } from "./d1.js";
+
+/**
+ * How long a staged version waits for its approval: after this it cannot be approved, no longer
+ * blocks staging or publishing the same version again, and the scheduled run deletes it (its
+ * blob is then the collector's). A statement nobody approved within a week is not one a second
+ * key should be asked to vouch for from memory.
+ */
+export const STAGED_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The `staged_at` below which a staged version has expired at `now`. */
+export const stagedCutoff = (now: Date) => new Date(now.getTime() - STAGED_TTL_MS).toISOString();
+
+/** When a version staged at `stagedAt` expires. */
+export const stagedExpiry = (stagedAt: string) => new Date(Date.parse(stagedAt) + STAGED_TTL_MS).toISOString();
 
 export interface StagedRow {
   name: string;
@@ -45,10 +59,13 @@ export interface StagingContext {
 export type StageOutcome = "staged" | "exists" | "published" | "blob_collected";
 
 export interface StagingStore {
-  context(q: { namespace: string; name: string; version: string }): Promise<StagingContext>;
+  /** `now`: the request's time; a staged version older than STAGED_TTL_MS is not `staged`. */
+  context(q: { namespace: string; name: string; version: string; now: Date }): Promise<StagingContext>;
   setApprovalRequired(namespace: string, required: boolean, now: string): Promise<"set" | "no_namespace">;
-  /** `readAt`: `PublishContext.readAt`, read before the blob was written. */
+  /** `readAt`: `PublishContext.readAt`, read before the blob was written. Replaces an expired staged row of the same version. */
   stage(row: StagedRow, readAt: string): Promise<StageOutcome>;
+  /** Deletes the staged versions expired at `now` (the scheduled run); returns how many. */
+  expire(now: Date): Promise<number>;
   getStaged(name: string, version: string): Promise<StagedRow | null>;
   /** Withdraws a staged version (its blob is then unreferenced: the collector takes it, gc.ts). */
   discard(name: string, version: string): Promise<"discarded" | "not_found">;
@@ -92,13 +109,13 @@ const toStaged = (r: StagedRecord): StagedRow => ({
 
 export function d1StagingStore(db: D1Database): StagingStore {
   return {
-    async context({ namespace, name, version }) {
+    async context({ namespace, name, version, now }) {
       const row = await db
         .prepare(
           `SELECT COALESCE((SELECT required FROM namespace_approval WHERE namespace = ?1), 0) AS required,
-                  EXISTS (SELECT 1 FROM staged_versions WHERE name = ?2 AND version = ?3) AS staged`,
+                  EXISTS (SELECT 1 FROM staged_versions WHERE name = ?2 AND version = ?3 AND staged_at >= ?4) AS staged`,
         )
-        .bind(namespace, name, version)
+        .bind(namespace, name, version, stagedCutoff(now))
         .first<{ required: number; staged: number }>();
       return { approvalRequired: row?.required === 1, staged: row?.staged === 1 };
     },
@@ -126,10 +143,14 @@ export function d1StagingStore(db: D1Database): StagingStore {
            WHERE NOT EXISTS (SELECT 1 FROM versions WHERE name = ?1 AND version = ?2)
              AND NOT EXISTS (SELECT 1 FROM blob_claims WHERE sha512 = ?10
                AND claimed_at > strftime('%Y-%m-%dT%H:%M:%fZ', ?15, '-${BLOB_CLAIM_SECONDS} seconds'))
-           ON CONFLICT (name, version) DO NOTHING
+           ON CONFLICT (name, version) DO UPDATE SET
+             namespace = excluded.namespace, tag = excluded.tag, publisher_keyid = excluded.publisher_keyid, statement_sha256 = excluded.statement_sha256,
+             envelope = excluded.envelope, size = excluded.size, sha256 = excluded.sha256, sha512 = excluded.sha512, sha1 = excluded.sha1,
+             manifest = excluded.manifest, readme = excluded.readme, staged_at = excluded.staged_at
+           WHERE staged_versions.staged_at < ?16
            RETURNING name`,
         )
-        .bind(row.name, row.version, row.namespace, row.tag, row.publisherKeyid, row.statementSha256, row.envelope, row.size, row.sha256, row.sha512, row.sha1, row.manifest, row.readme, row.stagedAt, readAt)
+        .bind(row.name, row.version, row.namespace, row.tag, row.publisherKeyid, row.statementSha256, row.envelope, row.size, row.sha256, row.sha512, row.sha1, row.manifest, row.readme, row.stagedAt, readAt, stagedCutoff(new Date(row.stagedAt)))
         .all();
       if (results.length === 1) return "staged";
       // Not written: say why (a second read; the refusal is rare and nothing changes on it).
@@ -146,6 +167,11 @@ export function d1StagingStore(db: D1Database): StagingStore {
     async getStaged(name, version) {
       const row = await db.prepare("SELECT * FROM staged_versions WHERE name = ? AND version = ?").bind(name, version).first<StagedRecord>();
       return row ? toStaged(row) : null;
+    },
+
+    async expire(now) {
+      const res = await db.prepare("DELETE FROM staged_versions WHERE staged_at < ?").bind(stagedCutoff(now)).run();
+      return res.meta.changes;
     },
 
     async discard(name, version) {
