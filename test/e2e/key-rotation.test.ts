@@ -13,7 +13,7 @@
  *     key history, is not followed.
  */
 
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -167,6 +167,41 @@ describe("registry key rotation", () => {
     expect(code).toBe(1);
     expect(report.packages[0]!.failure).toMatchObject({ layer: "binding", code: "registry_key_retired", expected: `a sequence number below ${rotation.log.index} for ${team.key.keyid}` });
     expect(pinsOf(dir).registries.team.fingerprints).toEqual([team.key.keyid]);
+  });
+
+  it("verify-artifact --pins, offline: the followed pins trust the old key only below its rotation", async () => {
+    const dir = mkdtempSync(join(work, "artifact-"));
+    const pinsPath = join(dir, "countersign.json");
+    writeFileSync(pinsPath, JSON.stringify({ version: 1, registries: { team: { url: team.url, fingerprints: [next.keyid], retired: [{ fingerprint: team.key.keyid, until: rotation.log.index }] } }, namespaces: { "@acme": "team" } }));
+    const download = async (version: string) => {
+      const base = `${team.url}/-/countersign/v1/packages/@acme%2futils/${version}`;
+      const bundle = (await (await fetch(base)).json()) as Bundle;
+      const file = join(dir, `utils-${version}.tgz`);
+      writeFileSync(file, Buffer.from(await (await fetch(`${base}/artifact`)).arrayBuffer()));
+      return { bundle, file };
+    };
+    const check = (version: string, file: string, bundle: unknown, pins: string[]) => {
+      const bundlePath = join(dir, `bundle-${version}-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(bundlePath, JSON.stringify(bundle));
+      return runCli(["verify-artifact", `@acme/utils@${version}`, "--file", file, "--bundle", bundlePath, ...pins], { env: { COUNTERSIGN_LOG_STATE_DIR: mkdtempSync(join(work, "state-")) } });
+    };
+    // 1.0.0, countersigned by the old key before the rotation: valid under the followed pins.
+    const before = await download("1.0.0");
+    const valid = await check("1.0.0", before.file, before.bundle, ["--pins", pinsPath]);
+    expect(valid.code, valid.stderr).toBe(0);
+    // 1.1.0 countersigned again by the old key (stolen after the rotation): refused offline.
+    const after = await download("1.1.0");
+    const statement = await openStatement(after.bundle.publisher, PUBLISH_STATEMENT);
+    if (!statement.ok) throw new Error("publisher statement");
+    const sequence = JSON.parse(Buffer.from(after.bundle.countersignature.payload, "base64").toString()).predicate.sequence as number;
+    const forged = { ...after.bundle, countersignature: await countersign(statement.value.envelope, statement.value.statement, await createSigner(team.key), { origin: team.url, publishedAt: new Date(), sequence }) };
+    const refused = await check("1.1.0", after.file, forged, ["--pins", pinsPath]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("binding layer rejected [registry_key_retired]");
+    expect(refused.stderr).toContain(`rotated out at log index ${rotation.log.index}`);
+    // The genuine 1.1.0, by the new key, verifies under the same pins; --fingerprint and --pins together are a usage error.
+    expect((await check("1.1.0", after.file, after.bundle, ["--pins", pinsPath])).code).toBe(0);
+    expect((await check("1.1.0", after.file, after.bundle, ["--pins", pinsPath, "--fingerprint", next.keyid])).code).toBe(2);
   });
 
   it("(d) a rotation that does not chain to a pinned key, is signed by one key only, or forks the history, is not followed", async () => {

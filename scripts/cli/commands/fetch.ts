@@ -14,13 +14,15 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { countersignRefusal, currentKeys, describeFailure, followRotations, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
+import { resolve } from "node:path";
+import { countersignRefusal, currentKeys, describeFailure, followRotations, namespaceOf, resolvePin, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
 import { artifactHasher, hashFile, type FileDigests } from "../files.js";
 import { encodeName, limitOf, registryBase, request, requestJson, TRANSFER_TIMEOUT_MS } from "../http.js";
 import { checkBundleOffline, checkBundleOnline } from "../log/check.js";
 import { describeCheckpoint } from "../log/reader.js";
+import { loadPins } from "../pins-file.js";
 import { RegistryClient } from "../registry-client.js";
 import { checkOneVersion, type MetadataReport } from "../verification/metadata.js";
 import { identityChain } from "../verification/registry-keys.js";
@@ -134,16 +136,18 @@ export const verifyArtifact: Command = {
   name: "verify-artifact",
   summary: "verify a downloaded artifact and its bundle offline, against a pinned fingerprint",
   usage:
-    "countersign verify-artifact <name@version> --file FILE --bundle BUNDLE.json --fingerprint SHA256:... [--json]\n" +
+    "countersign verify-artifact <name@version> --file FILE --bundle BUNDLE.json (--fingerprint SHA256:... | --pins countersign.json) [--json]\n" +
+    "  --pins: the registry pinned for the package's namespace, with the keys it rotated away (`retired`, each valid\n" +
+    "  only below its log index), as verify uses them\n" +
     "  offline: of the transparency log, checks the bundle's tlog-proof (if it has one) under the registry key, and\n" +
     "  against a checkpoint this machine stored of the same size; consistency with other sizes needs `fetch` or `verify`",
-  options: { file: { type: "string" }, bundle: { type: "string" }, fingerprint: { type: "string" }, ...JSON_OPTION },
+  options: { file: { type: "string" }, bundle: { type: "string" }, fingerprint: { type: "string" }, pins: { type: "string" }, ...JSON_OPTION },
   async run(values, positionals) {
     if (positionals.length !== 1) throw wrongArguments(this, "one <name@version>", positionals);
     const { name, version } = parseSpec(positionals[0]);
     const file = required(values, "file");
     const bundlePath = required(values, "bundle");
-    const pinned = required(values, "fingerprint", FINGERPRINT_HINT);
+    const chain = pinnedChain(values, name);
     let bundle: unknown;
     try {
       bundle = JSON.parse(readFileSync(bundlePath, "utf8"));
@@ -153,8 +157,10 @@ export const verifyArtifact: Command = {
     const digests = await hashFile(file).catch(() => {
       throw usageError(`cannot read ${file}`);
     });
-    const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [pinned] });
+    const result = await verifyBundle({ name, version, artifact: digests, bundle, pinned: [...chain.keys.keys()] });
     if (!result.ok) rejected(result);
+    const refusal = countersignRefusal(chain, result.value.registry.keyid, result.value.sequence);
+    if (refusal) rejected({ ok: false, error: { layer: "binding", code: "registry_key_retired", message: refusal, name, version, namespace: result.value.namespace } });
     // Offline: the bundle's tlog-proof only (throws, exit 1, if it fails); consistency needs the network.
     const logged = await checkBundleOffline(bundle, result.value);
     return report(
@@ -170,3 +176,24 @@ export const verifyArtifact: Command = {
     );
   },
 };
+
+/**
+ * The registry keys verify-artifact trusts, offline: `--fingerprint` (that key alone), or the
+ * pins file's registry for the package's namespace, its retired keys bounded by their log indexes
+ * (PROTOCOL §21; rotations are not fetched here, so only what the pins already record counts).
+ */
+function pinnedChain(values: Values, name: string): KeyChain {
+  const fingerprint = str(values, "fingerprint");
+  const pinsPath = str(values, "pins");
+  if (fingerprint !== undefined && pinsPath !== undefined) throw usageError("give --fingerprint or --pins, not both");
+  if (pinsPath === undefined) {
+    const pinned = required(values, "fingerprint", FINGERPRINT_HINT);
+    return { keys: new Map([[pinned, { keyid: pinned }]]), rotations: [], root: pinned };
+  }
+  const namespace = namespaceOf(name);
+  const { rule } = resolvePin(loadPins(resolve(pinsPath)), namespace);
+  if (rule.kind !== "registry") throw usageError(`${namespace} is not pinned to a registry in ${pinsPath} (it is "${rule.kind}"): nothing to verify it against`);
+  const chain = followRotations({ fingerprints: rule.fingerprints, retired: rule.retired }, []);
+  if (!chain.ok) throw usageError(`${pinsPath}: ${chain.error}`);
+  return chain.value;
+}
