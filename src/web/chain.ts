@@ -33,7 +33,8 @@ import {
 export interface ChainFacts {
   /** verifyBundle against the registry's own key: null when it verifies, else the layer and reason. */
   problem: { layer: Layer; message: string } | null;
-  publisher: { keyid: string; label: string | null; createdAt: string } | null;
+  /** `approval`: the second key's approval the countersignature binds (staged publishing, PROTOCOL §12.1), null for a direct publish. */
+  publisher: { keyid: string; label: string | null; createdAt: string; approval: { keyid: string; approvedAt: string } | null } | null;
   countersignature: { keyid: string; sequence: number; publishedAt: string; origin: string } | null;
   log: LogFacts | null;
   artifact: { size: number; integrity: string; sha256: string };
@@ -95,7 +96,7 @@ export async function chainFacts(row: VersionSource, registry: { origin: string;
   const v = verified.value;
   return {
     problem: null,
-    publisher: { keyid: v.publisher.keyid, label: row.publisherLabel ?? null, createdAt: v.publisher.createdAt },
+    publisher: { keyid: v.publisher.keyid, label: row.publisherLabel ?? null, createdAt: v.publisher.createdAt, approval: v.approval },
     countersignature: { keyid: v.registry.keyid, sequence: v.sequence, publishedAt: v.publishedAt, origin: v.registry.origin },
     log,
     artifact,

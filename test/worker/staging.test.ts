@@ -327,6 +327,16 @@ describe("an approved version", () => {
     expect((await call("GET", stagedPath(name, "1.0.0"), { token })).status).toBe(404);
   });
 
+  it("its web page names the approver beside the publisher", async () => {
+    const page = await (await call("GET", `/package/${name}/v/1.0.0`, { headers: { accept: "text/html" } })).text();
+    expect(page).toContain("Approved by");
+    expect(page).toContain(reviewer.key.keyid);
+    // A directly published version shows no approval.
+    const direct = await (await call("GET", `/package/@toggle/pkg/v/1.0.0`, { headers: { accept: "text/html" } })).text();
+    expect(direct).toContain("@toggle/pkg");
+    expect(direct).not.toContain("Approved by");
+  });
+
   it("cannot be approved, staged or published again (409)", async () => {
     expect(await errorOf(await approve(name, "1.0.0", await signApproval(await targetOf(parts), reviewer.signer)))).toMatchObject({ status: 409, code: "version_exists" });
     expect(await errorOf(await stage(parts, name, "1.0.0"))).toMatchObject({ status: 409, code: "version_exists" });

@@ -181,6 +181,12 @@ function linkFacts(id: CheckId, props: PackagePageProps): Child {
             ["Key", code(chain.publisher.keyid)],
             ...(chain.publisher.label ? ([["Label", chain.publisher.label]] as [string, Child][]) : []),
             ["Signed", <Time at={chain.publisher.createdAt} />],
+            ...(chain.publisher.approval
+              ? ([
+                  ["Approved by", code(chain.publisher.approval.keyid)],
+                  ["Approved", <Time at={chain.publisher.approval.approvedAt} />],
+                ] as [string, Child][])
+              : []),
           ]}
         />
       ) : null;
