@@ -39,8 +39,12 @@ export async function recordServed(meta: Pick<MetaStore, "recordMetadata">, sign
       continue;
     }
     const record = await metadataRecordOf(envelope);
-    // The registry's own statement always parses; if it did not, serving it unrecorded makes consumers refuse it.
-    if (!record.ok) throw new Error(`metadata of ${name} does not parse: ${record.error}`);
+    if (!record.ok) {
+      // A statement its own consumers would refuse (e.g. beyond the schema's limits): served
+      // without a record, that package alone fails closed; the rest of the answer is unaffected.
+      console.error(`log: the metadata of ${name} does not parse, so it is not recorded: ${record.error}`);
+      continue;
+    }
     missing.push({ name, serial: record.value.serial, entry: fromUtf8(metadataRecordEntry(record.value)) });
   }
   for (const [name, index] of await meta.recordMetadata(missing)) indexes.set(name, index);

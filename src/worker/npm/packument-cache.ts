@@ -99,7 +99,8 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
   const packument = buildPackument(source.versions, signedTags(signedSource), origin, abbreviated, npmKeyid, { ...source, ...(metadata ? { metadata } : {}) });
   if (!packument) return null;
   // Only a package that is served has its serial recorded.
-  if (metadata) (packument.countersign as { metadataLog?: MetadataLogRef }).metadataLog = await loggedMetadata(c, name, metadata, signedSource.recorded);
+  const metadataLog = metadata && (await loggedMetadata(c, name, metadata, signedSource.recorded));
+  if (metadataLog) (packument.countersign as { metadataLog?: MetadataLogRef }).metadataLog = metadataLog;
   const text = JSON.stringify(packument);
   const etag = `"${toHex(await sha256(utf8(text))).slice(0, 40)}"`;
   if (cache && source.revision !== null && signatures.length === 0) {
@@ -116,7 +117,7 @@ export async function servePackument(c: AppContext, name: string, abbreviated: b
  * first read of a serial) recorded now. The record replaces this document's revision, so what is
  * cached carries the index.
  */
-async function loggedMetadata(c: AppContext, name: string, envelope: Envelope, recorded: number | undefined): Promise<MetadataLogRef> {
+async function loggedMetadata(c: AppContext, name: string, envelope: Envelope, recorded: number | undefined): Promise<MetadataLogRef | undefined> {
   const indexes = recorded ? new Map([[name, recorded]]) : await recordServed(c.var.deps.meta, new Map([[name, { envelope }]]));
-  return (await withProofs(c.var.deps.log(), indexes)).get(name)!;
+  return (await withProofs(c.var.deps.log(), indexes)).get(name);
 }
