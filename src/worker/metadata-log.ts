@@ -57,10 +57,10 @@ export async function recordServed(meta: Pick<MetaStore, "recordMetadata">, sign
  * reading right after a change is not told to retry; if the sequencer fails, the index alone is
  * served (the consumer proves it from the tiles, or fails with `not_in_log`).
  */
-export async function withProofs(log: LogHandle, indexes: ReadonlyMap<string, number>, known: ReadonlyMap<number, string> = new Map()): Promise<Map<string, MetadataLogRef>> {
+export async function withProofs(log: LogHandle, indexes: ReadonlyMap<string, number>): Promise<Map<string, MetadataLogRef>> {
   const out = new Map<string, MetadataLogRef>();
-  const wanted = [...new Set(indexes.values())].filter((index) => !known.has(index));
-  const proofs = new Map(known);
+  const wanted = [...new Set(indexes.values())];
+  const proofs = new Map<number, string>();
   try {
     if (wanted.length) {
       let answer = await log.proofs(wanted);
@@ -85,18 +85,31 @@ export async function withProofs(log: LogHandle, indexes: ReadonlyMap<string, nu
 }
 
 /**
+ * Each package's statement, signed from what D1 holds now, and the log index of its serial
+ * (recorded now where it was not): two round trips, the second a write only for new serials.
+ */
+export async function signAndRecord(
+  deps: { meta: Pick<MetaStore, "metadataSources" | "recordMetadata">; signer: () => Promise<Signer>; origin: string; now: Date },
+  names: string[],
+): Promise<{ signed: Map<string, Envelope>; indexes: Map<string, number> }> {
+  const [sources, signer] = await Promise.all([deps.meta.metadataSources(names), deps.signer()]);
+  const signed = new Map<string, SignedForAnswer>(
+    await Promise.all([...sources].map(async ([name, source]) => [name, { envelope: await signedMetadata(signer, deps.origin, name, source, deps.now), recorded: source.recorded }] as const)),
+  );
+  const indexes = await recordServed(deps.meta, signed);
+  return { signed: new Map([...signed].map(([name, s]) => [name, s.envelope])), indexes };
+}
+
+/**
  * After a change (a publish, a dist-tag, a deprecation): signs and records the new serial of each
  * package, so the change's checkpoint covers it and monitors see it without anyone reading it.
  * Never throws: a serial left unrecorded is recorded by the first read that serves it.
  */
 export async function recordChange(deps: { meta: Pick<MetaStore, "metadataSources" | "recordMetadata">; signer: Signer; origin: string | undefined; now: Date }, names: string[]): Promise<void> {
-  if (deps.origin === undefined || names.length === 0) return;
-  const origin = deps.origin;
+  const { origin, signer } = deps;
+  if (origin === undefined || names.length === 0) return;
   try {
-    const sources = await deps.meta.metadataSources(names);
-    const signed = new Map<string, SignedForAnswer>();
-    for (const [name, source] of sources) if (!source.recorded) signed.set(name, { envelope: await signedMetadata(deps.signer, origin, name, source, deps.now) });
-    await recordServed(deps.meta, signed);
+    await signAndRecord({ meta: deps.meta, signer: async () => signer, origin, now: deps.now }, names);
   } catch (err) {
     console.error(`log: the new metadata of ${names.join(", ")} is not recorded yet (its first read will): ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -20,8 +20,7 @@
 import { Hono } from "hono";
 import * as z from "zod/mini";
 import { checkPackageName, checkVersion, sha256, sriFromHex, toHex, utf8, verifyReview, type Envelope } from "../../core/index.js";
-import { signedMetadata } from "../metadata.js";
-import { recordServed, withProofs, type MetadataLogRef } from "../metadata-log.js";
+import { signAndRecord, withProofs, type MetadataLogRef } from "../metadata-log.js";
 import { matchesIfNoneMatch, serveArtifact } from "../artifacts.js";
 import { bearerToken, readToken, requireToken } from "../auth.js";
 import { registryOrigin, type AppContext, type AppEnv } from "../context.js";
@@ -174,11 +173,8 @@ async function metadataOf(c: AppContext, names: string[]): Promise<{ metadata: M
   // Without REGISTRY_ORIGIN nothing is signed (config.ts), and reads go on without metadata.
   const origin = config.origin;
   if (names.length === 0 || origin === undefined) return { metadata: new Map(), logged: new Map() };
-  const [sources, key] = await Promise.all([meta.metadataSources(names), signer()]);
-  const at = now();
-  const signed = new Map(await Promise.all([...sources].map(async ([name, source]) => [name, { envelope: await signedMetadata(key, origin, name, source, at), recorded: source.recorded }] as const)));
-  const logged = await withProofs(c.var.deps.log(), await recordServed(meta, signed));
-  return { metadata: new Map([...signed].map(([name, s]) => [name, s.envelope])), logged };
+  const { signed, indexes } = await signAndRecord({ meta, signer, origin, now: now() }, names);
+  return { metadata: signed, logged: await withProofs(c.var.deps.log(), indexes) };
 }
 
 /**
