@@ -33,19 +33,14 @@ import {
   type VerifyFailure,
 } from "../../../src/core/index.js";
 import { registryBase } from "../http.js";
+import type { ServedPackageMetadata } from "../registry-client.js";
 import type { LogItem } from "../log/check.js";
 import { metadataStore, type MetadataStore } from "../log/metadata-store.js";
 import type { CheckpointStore } from "../log/store.js";
 import { checkLogs, type ProvenanceOutcome, type ProvenanceRequest } from "./provenance.js";
 
-/** A package's signed metadata as one place served it, and where it says its serial is in the log (both unchecked). */
-export interface ServedStatement {
-  envelope: unknown;
-  log: unknown;
-}
-
-/** Signed metadata as served, by place (registry base URL) and package name. */
-export type ServedMetadata = Map<string, Map<string, ServedStatement>>;
+/** Signed metadata as served (with where it says its serial is in the log), by place (registry base URL) and package name. */
+export type ServedMetadata = Map<string, Map<string, ServedPackageMetadata>>;
 
 export interface MetadataCheckOptions {
   /** Where the accepted floors are kept (default: the state directory, log/metadata-store.ts). */
@@ -207,7 +202,7 @@ function sourceOf(requests: ProvenanceRequest[], outcomes: ProvenanceOutcome[], 
  * caller's log check, and `accept()`, which raises the floor once that check passed.
  */
 export async function checkOneVersion(
-  served: { envelope: unknown; log: unknown } | undefined,
+  served: ServedPackageMetadata | undefined,
   what: {
     name: string;
     version: string;
