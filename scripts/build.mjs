@@ -1,6 +1,7 @@
 // Builds what runs outside wrangler, with esbuild (≈100 ms):
 //   dist/countersign.mjs  the client CLI (package.json "bin")
-//   dist/start.mjs        `npm start` (Miniflare stays external), and dist/read-config.mjs, its wrangler.toml reader
+//   dist/start.mjs        `npm start`, and dist/prepare-server.mjs, the child that reads wrangler.toml, migrates and
+//                         gets the workerd configuration from Miniflare (both stay external there)
 //   dist/hook.mjs         the runtime hook (node --import), and dist/hook-loader.mjs, its ESM loader
 //   dist/bun-scanner.mjs  the Bun security scanner; dist/pnpmfile.cjs, the pnpm hook (afterAllResolved)
 //   dist/worker.mjs       the Worker bundle the end-to-end tests and benchmarks load into Miniflare
@@ -44,8 +45,8 @@ if (process.argv.includes("--web")) process.exit(0);
 await Promise.all([
   // Split: verify loads the lockfile parsers (most of the client) only when it has work to do.
   build({ ...node, entryPoints: { countersign: "scripts/cli/main.ts" }, outdir: "dist", splitting: true, chunkNames: "chunks/[name]-[hash]", outExtension: { ".js": ".mjs" }, banner }),
-  build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner, external: ["miniflare"] }),
-  build({ ...node, entryPoints: ["scripts/server/read-config.ts"], outfile: "dist/read-config.mjs", banner, external: ["wrangler"] }),
+  build({ ...node, entryPoints: ["scripts/start.ts"], outfile: "dist/start.mjs", banner }),
+  build({ ...node, entryPoints: ["scripts/server/prepare.ts"], outfile: "dist/prepare-server.mjs", banner, external: ["miniflare", "wrangler"] }),
   build({ ...node, entryPoints: ["scripts/runtime/hook.ts"], outfile: "dist/hook.mjs", banner }),
   build({ ...node, entryPoints: ["scripts/runtime/loader.ts"], outfile: "dist/hook-loader.mjs", banner }),
   // The package-manager integrations: a Bun security scanner (runs in Bun) and a pnpm hook (CommonJS, loaded by pnpm's Node worker).

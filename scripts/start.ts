@@ -5,34 +5,38 @@
  *
  * 1. Creates `.dev.vars` (mode 0600, gitignored) with a development signing key and admin token
  *    on first run; later runs reuse them, so the fingerprint stays the same.
- * 2. Reads wrangler.toml as wrangler does (in a short-lived child process: scripts/server/read-config.ts).
- * 3. Runs the bundled Worker (dist/worker.mjs) in workerd through Miniflare's API. On PORT,
- *    workerd listens with a socket bound straight to the Worker (`unsafeDirectSockets`): no Node
- *    proxy and none of Miniflare's development entry worker in the request path (which honours
- *    `MF-*` request headers that rewrite the URL, the route and `request.cf`), no live reload,
- *    no inspector unless INSPECTOR_PORT is set. Miniflare's own entry socket listens on a random
- *    port of 127.0.0.1, used by nothing. Storage is persisted under COUNTERSIGN_STATE_DIR in
- *    wrangler's layout; REGISTRY_ORIGIN is set to its own address (the Worker signs nothing
- *    without it, and never a request's Host).
- * 4. Applies the D1 migrations (wrangler's bookkeeping), fires wrangler.toml's cron triggers on
- *    schedule, waits until the identity document verifies under the key from `.dev.vars` and
- *    names that origin, and prints the fingerprint and token.
+ * 2. In a short-lived child process (scripts/server/prepare.ts): reads wrangler.toml as wrangler
+ *    does, starts the bundled Worker (dist/worker.mjs) once through Miniflare to apply the D1
+ *    migrations (wrangler's bookkeeping), and hands back the workerd configuration Miniflare
+ *    made for it. Storage is persisted under COUNTERSIGN_STATE_DIR in wrangler's layout;
+ *    REGISTRY_ORIGIN is set to this server's own address (the Worker signs nothing without it,
+ *    and never a request's Host).
+ * 3. Runs workerd with that configuration itself (scripts/server/workerd.ts), so this process
+ *    holds neither wrangler nor Miniflare: on PORT, a socket bound straight to the Worker (no
+ *    proxy, none of Miniflare's development entry worker, which honours `MF-*` request headers
+ *    and exposes every binding to whoever can reach it), no live reload, no inspector unless
+ *    INSPECTOR_PORT is set; Miniflare's entry socket and loopback are Unix sockets in a
+ *    directory only this user can open.
+ * 4. Fires wrangler.toml's cron triggers on schedule, waits until the identity document verifies
+ *    under the key from `.dev.vars` and names that origin, and prints the fingerprint and token.
  *
  * Environment: PORT (8787), INSPECTOR_PORT (unset: no inspector), COUNTERSIGN_STATE_DIR (local
  * storage directory, default .wrangler/state), REGISTRY_ORIGIN (default http://127.0.0.1:PORT;
  * set it when clients reach this registry under another address, e.g. through a tunnel).
  */
 
-import { spawnSync } from "node:child_process";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { get, type Server } from "node:http";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Log, LogLevel, Miniflare, type WorkerOptions } from "miniflare";
 import { keyPairFromSeed, openIdentityFollowing, WELL_KNOWN_PATH } from "../src/core/index.js";
 import { parseCron, scheduleCrons } from "./server/cron.js";
 import { ensureDevVars } from "./server/dev-vars.js";
-import { applyMigrations } from "./server/migrations.js";
-import type { ServerConfig } from "./server/read-config.js";
+import type { Prepared, PrepareRequest } from "./server/prepare.js";
+import { fireScheduled, startLoopback, startWorkerd } from "./server/workerd.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = portFrom("PORT", process.env.PORT ?? "8787");
@@ -61,17 +65,19 @@ function originFrom(value: string): string {
   return die(`REGISTRY_ORIGIN must be an http(s) URL, not "${value.slice(0, 80)}"`);
 }
 
-/** wrangler.toml and `.dev.vars` as wrangler reads them, from a child process (see read-config.ts). */
-function readConfig(): ServerConfig {
-  const result = spawnSync(process.execPath, [join(root, "dist", "read-config.mjs"), root], {
+/** The workerd configuration and migrations, from a child process (see prepare.ts). */
+function prepare(): Prepared {
+  const request: PrepareRequest = { root, stateDir, origin };
+  const result = spawnSync(process.execPath, [join(root, "dist", "prepare-server.mjs"), JSON.stringify(request)], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", WRANGLER_SEND_ERROR_REPORTS: "false" },
     stdio: ["ignore", "ignore", "pipe", "pipe"],
-    timeout: 60_000,
+    timeout: 120_000,
+    maxBuffer: 256 * 1024 * 1024,
   });
   const json = result.output?.[3]?.toString("utf8");
-  if (result.status !== 0 || !json) die(`reading wrangler.toml failed: ${result.stderr?.toString("utf8").trim() || `exit ${result.status ?? result.signal}`}`);
-  return JSON.parse(json) as ServerConfig;
+  if (result.status !== 0 || !json) die(`preparing the server failed: ${result.stderr?.toString("utf8").trim() || `exit ${result.status ?? result.signal}`}`);
+  return JSON.parse(json) as Prepared;
 }
 
 /** Whether 127.0.0.1:port can be listened on now (workerd would otherwise fail with a stack dump). */
@@ -83,13 +89,31 @@ function portIsFree(port: number): Promise<boolean> {
   });
 }
 
+/** GET `url` as JSON (node:http: `fetch` would load undici into this process for one request). */
+function getJson(url: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (text: string) => (body += text));
+      res.on("end", () => {
+        if (res.statusCode !== 200) return reject(new Error(`the registry answered ${res.statusCode} for its identity document`));
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          reject(new Error("the registry's identity document is not JSON"));
+        }
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error("the registry did not answer for its identity document within 10 s")));
+    req.on("error", reject);
+  });
+}
+
 /** Checks the running registry's identity under its configured key (or the key a logged rotation led to); the key that signs it. */
 async function verifyIdentity(url: string, expected: string): Promise<string> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (!response.ok) die(`the registry answered ${response.status} for its identity document`);
-  const opened = await openIdentityFollowing(await response.json(), { fingerprints: [expected] });
-  if (!opened.ok) die(`the running registry's identity does not verify: ${opened.error}`);
-  if (opened.value.document.origin !== origin) die(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
+  const opened = await openIdentityFollowing(await getJson(url), { fingerprints: [expected] });
+  if (!opened.ok) throw new Error(`the running registry's identity does not verify: ${opened.error}`);
+  if (opened.value.document.origin !== origin) throw new Error(`the running registry signs origin ${opened.value.document.origin}, expected ${origin}`);
   return opened.value.keyid;
 }
 
@@ -97,42 +121,31 @@ if (!(await portIsFree(port))) die(`port ${port} on 127.0.0.1 is in use (another
 const devVars = await ensureDevVars(join(root, ".dev.vars"));
 if (typeof devVars === "string") die(devVars);
 const { keyid } = await keyPairFromSeed(devVars.seed);
-const config = readConfig();
-const crons = config.crons.map((expression) => {
+const prepared = prepare();
+const crons = prepared.crons.map((expression) => {
   const matches = parseCron(expression);
   return typeof matches === "string" ? die(`wrangler.toml: ${matches}`) : { expression, matches };
 });
 
-const { modulesRules: _rules, ...fromWrangler } = config.workerOptions as WorkerOptions & { modulesRules?: unknown };
-const bindings = { ...(fromWrangler.bindings as Record<string, unknown> | undefined), REGISTRY_ORIGIN: origin };
-const mf = new Miniflare({
-  host: "127.0.0.1",
-  port: 0,
-  ...(inspectorPort ? { inspectorPort } : {}),
-  log: new Log(LogLevel.WARN),
-  cf: false, // no request to workers.cloudflare.com for a placeholder `request.cf`
-  d1Persist: join(stateDir, "v3", "d1"),
-  r2Persist: join(stateDir, "v3", "r2"),
-  cachePersist: join(stateDir, "v3", "cache"),
-  durableObjectsPersist: join(stateDir, "v3", "do"),
-  logRequests: false,
-  workers: [
-    {
-      ...fromWrangler,
-      name: "countersign",
-      modules: true,
-      scriptPath: join(root, "dist", "worker.mjs"),
-      bindings,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port }],
-    } as WorkerOptions,
-  ],
-});
+// Mode 0700: the entry socket reaches every binding of the Worker, secrets included.
+const privateDir = mkdtempSync(join(tmpdir(), "countersign-"));
+const entrySocket = join(privateDir, "entry.sock");
+let loopback: Server | undefined;
+let workerd: ChildProcess | undefined;
 
 let stopping = false;
 async function stop(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
-    await mf.dispose().catch(() => undefined);
+    if (workerd && workerd.exitCode === null && workerd.signalCode === null) {
+      const exited = new Promise((resolve) => workerd!.once("exit", resolve));
+      workerd.kill("SIGTERM");
+      const timer = setTimeout(() => workerd!.kill("SIGKILL"), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    loopback?.close();
+    rmSync(privateDir, { recursive: true, force: true });
   }
   process.exit(code);
 }
@@ -144,23 +157,26 @@ setInterval(() => {
   if (process.ppid !== parent) void stop(1);
 }, 1000).unref();
 
-let local: string;
+const local = `http://127.0.0.1:${port}`;
 // The key the running registry signs with: the configured one, or the one a logged rotation led to.
 let signing = keyid;
 try {
-  await mf.ready;
-  local = (await mf.unsafeGetDirectURL("countersign")).origin;
-  await applyMigrations(await mf.getD1Database("DB"), config.migrations);
+  loopback = await startLoopback(join(privateDir, "loopback.sock"));
+  workerd = await startWorkerd({ prepared, port, entrySocket, loopbackSocket: join(privateDir, "loopback.sock"), ...(inspectorPort ? { inspectorPort } : {}) });
   signing = await verifyIdentity(`${local}${WELL_KNOWN_PATH}`, keyid);
 } catch (err) {
   process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);
   await stop(1);
 }
+workerd!.once("exit", (code, signal) => {
+  if (stopping) return;
+  process.stderr.write(`npm start: workerd exited (${signal ?? `code ${code}`}); stopping\n`);
+  void stop(1);
+});
 
-const worker = await mf.getWorker("countersign");
 scheduleCrons(crons, async (expression, at) => {
   try {
-    await worker.scheduled({ cron: expression, scheduledTime: at });
+    await fireScheduled(entrySocket, expression, at);
   } catch (err) {
     process.stderr.write(`cron "${expression}" failed: ${err instanceof Error ? err.message : String(err)}\n`);
   }
@@ -169,7 +185,7 @@ scheduleCrons(crons, async (expression, at) => {
 process.stdout.write(
   [
     "",
-    `countersign registry running at ${local!}${origin === local! ? "" : ` (signing as ${origin})`}`,
+    `countersign registry running at ${local}${origin === local ? "" : ` (signing as ${origin})`}`,
     `  fingerprint  ${signing}${signing === keyid ? "" : `   (rotated from ${keyid}: move REGISTRY_NEXT_SIGNING_KEY into REGISTRY_SIGNING_KEY in .dev.vars)`}`,
     `  npm key      ${devVars.npmKeyid}   (ECDSA P-256: what npm audit signatures checks)`,
     `  admin token  ${devVars.adminToken}   (local development only, from .dev.vars${devVars.created ? ", just created" : ""})`,

@@ -61,10 +61,20 @@ export async function serveArtifact(c: AppContext, row: Pick<ArtifactFacts, "nam
   const inMemory = remember ? artifactBytes.get(row.sha512) : undefined;
   if (inMemory) return new Response(inMemory, { status: 200, headers });
 
+  const small = remember && row.size <= MEMORY_ARTIFACT_MAX_BYTES;
   const cache = edgeCache();
   const key = cacheKey(row.sha512);
   const hit = await cache?.match(key);
-  if (hit?.body) return new Response(hit.body, { status: 200, headers });
+  if (hit?.body) {
+    if (!small) return new Response(hit.body, { status: 200, headers });
+    // Small: into memory from the edge copy too, or an isolate that starts with a warm edge
+    // cache would ask it for every download and never use its memory.
+    const bytes = new Uint8Array(await hit.arrayBuffer());
+    if (bytes.byteLength === row.size) {
+      artifactBytes.set(row.sha512, bytes);
+      return new Response(bytes, { status: 200, headers });
+    }
+  }
   const blob = await c.var.deps.blobs.get(row.sha512);
   if (!blob) throw new ApiError(503, "artifact_unavailable", `the bytes of ${row.name}@${row.version} are not in storage`);
   headers.set("Content-Length", String(blob.size));

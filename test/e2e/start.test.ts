@@ -1,6 +1,6 @@
 /**
  * `npm start` as a new user runs it and as a small team keeps it running: the Worker in workerd
- * through Miniflare on 127.0.0.1, local D1/R2 persisted in wrangler's layout, migrations applied
+ * (configured by Miniflare, then run on its own) on 127.0.0.1, local D1/R2 persisted in wrangler's layout, migrations applied
  * and recorded as wrangler records them, a development key in .dev.vars, the fingerprint
  * printed, the identity served; what was written survives a restart, nothing but the registry
  * listens, and a bad setting is one line and exit 1. (Local storage goes to a temporary
@@ -8,10 +8,11 @@
  */
 
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { openIdentity, WELL_KNOWN_PATH } from "../../src/core/index.js";
 import { freePort } from "../helpers/cli.js";
@@ -61,12 +62,14 @@ function listeningSockets(pid: number): string[] {
     for (const m of fds.matchAll(/socket:\[(\d+)\]/g)) inodes.add(m[1]!);
   }
   const sockets: string[] = [];
-  for (const line of readFileSync("/proc/net/tcp", "utf8").split("\n").slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f[3] !== "0A" || !inodes.has(f[9]!)) continue;
-    const [hexAddress, hexPort] = f[1]!.split(":") as [string, string];
-    const address = (hexAddress.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join(".");
-    sockets.push(`${address}:${parseInt(hexPort, 16)}`);
+  for (const table of ["tcp", "tcp6"]) {
+    for (const line of readFileSync(`/proc/net/${table}`, "utf8").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] !== "0A" || !inodes.has(f[9]!)) continue;
+      const [hexAddress, hexPort] = f[1]!.split(":") as [string, string];
+      const address = table === "tcp" ? (hexAddress.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)).join(".") : `[${hexAddress}]`;
+      sockets.push(`${address}:${parseInt(hexPort, 16)}`);
+    }
   }
   return sockets;
 }
@@ -85,12 +88,9 @@ it("npm start serves a verifiable identity document, persists across restarts, a
   const opened = await openIdentity(await (await fetch(`${base}${WELL_KNOWN_PATH}`)).json(), [fingerprint]);
   expect(opened.ok).toBe(true);
 
-  // Everything listens on 127.0.0.1 only: the registry's port, and Miniflare's own entry socket
-  // and loopback (random ports, internal); no inspector unless INSPECTOR_PORT.
-  const sockets = listeningSockets(child.pid!);
-  expect(sockets).toContain(`127.0.0.1:${port}`);
-  expect(sockets.length).toBeLessThanOrEqual(3);
-  for (const socket of sockets) expect(socket).toMatch(/^127\.0\.0\.1:/);
+  // The registry's port is the only TCP socket (Miniflare's entry socket and loopback are Unix
+  // sockets: see the next test); no inspector unless INSPECTOR_PORT.
+  expect(listeningSockets(child.pid!)).toEqual([`127.0.0.1:${port}`]);
 
   // Write something, restart on the same storage: it is still there, under the same key.
   const created = await fetch(`${base}/-/countersign/v1/admin/namespaces`, {
@@ -116,6 +116,53 @@ it("npm start serves a verifiable identity document, persists across restarts, a
     timeout: 60_000,
   });
   expect(listed.stdout + listed.stderr).toContain("No migrations to apply");
+});
+
+/** The workerd process npm start runs, and its command line. */
+function workerdOf(pid: number): { pid: number; args: string[] } {
+  const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(pid)], { encoding: "utf8" }).stdout.split(/\s+/).filter(Boolean).map(Number);
+  for (const child of children) {
+    const args = readFileSync(`/proc/${child}/cmdline`, "utf8").split("\0");
+    if (args[0]?.endsWith("workerd")) return { pid: child, args };
+  }
+  throw new Error(`no workerd under ${pid}`);
+}
+
+it("npm start runs workerd on its own: Miniflare's sockets private to this user, crons through them, and it stops when workerd does", async () => {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "countersign-start-"));
+  const { child } = await start({ PORT: String(port), COUNTERSIGN_STATE_DIR: state, INSPECTOR_PORT: "" });
+  let output = "";
+  child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+
+  // No Miniflare in the long-running process: its only child is workerd, with the V8 flags.
+  const workerd = workerdOf(child.pid!);
+  const entry = /^--socket-addr=entry=unix:(.+)$/.exec(workerd.args.find((a) => a.startsWith("--socket-addr=entry=")) ?? "")?.[1];
+  expect(entry).toBeDefined();
+  expect(workerd.args).toContain(`--socket-addr=direct:0:default=127.0.0.1:${port}`);
+  expect(statSync(dirname(entry!)).mode & 0o777).toBe(0o700); // the entry socket reaches every binding, secrets included
+
+  // The cron npm start fires once a minute, fired now the same way: the Worker's scheduled handler runs.
+  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = httpRequest({ socketPath: entry, path: `/cdn-cgi/handler/scheduled?cron=${encodeURIComponent("17 * * * *")}`, headers: { host: "localhost" } }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+  expect(answer).toEqual({ status: 200, body: "ok" });
+  await expect.poll(() => output, { timeout: 5_000 }).toMatch(/blob gc: examined \d+/);
+
+  // workerd gone (a crash, an OOM kill): npm start says so and exits non-zero, its directory removed.
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  process.kill(workerd.pid, "SIGKILL");
+  expect(await exited).toBe(1);
+  expect(output).toContain("npm start: workerd exited (SIGKILL); stopping");
+  expect(existsSync(dirname(entry!))).toBe(false);
+  running.delete(child);
 });
 
 async function refusal(env: Record<string, string>): Promise<{ code: unknown; stderr: string }> {

@@ -9,7 +9,7 @@
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/worker/app.js";
-import { BoundedCache, PACKUMENT_MEMORY_MS } from "../../src/worker/hot-cache.js";
+import { artifactBytes, BoundedCache, PACKUMENT_MEMORY_MS } from "../../src/worker/hot-cache.js";
 import { r2BlobStore } from "../../src/worker/storage/blobs.js";
 import { d1MetaStore } from "../../src/worker/storage/d1.js";
 import { newPublisher, signedParts, type Publisher } from "../helpers/publisher.js";
@@ -82,6 +82,21 @@ describe("tarball downloads from memory", () => {
     const second = await get("/@hot/once/-/once-1.0.0.tgz");
     expect(second).toEqual(first);
     expect(calls).toEqual(before);
+  });
+
+  it("a tarball the edge cache holds but memory lost is taken into memory from the edge copy, not asked of the edge again", async () => {
+    const bytes = await npmTarball({ name: "@hot/edge", version: "1.0.0" });
+    expect((await publishParts("@hot/edge", "1.0.0", await signedParts(publisher, "@hot/edge", "1.0.0", bytes), token)).status).toBe(201);
+    const { calls, get } = countingApp();
+    const first = await get("/@hot/edge/-/edge-1.0.0.tgz"); // from R2: into memory and the edge cache
+    const sha512 = /^"sha512-(.+)"$/.exec(first.etag!)![1]!;
+    expect(artifactBytes.get(sha512)).toBeDefined();
+    artifactBytes.clear(); // as in a new isolate, whose edge cache is warm
+    const before = calls.blobGet;
+    const second = await get("/@hot/edge/-/edge-1.0.0.tgz");
+    expect(second).toEqual(first);
+    expect(calls.blobGet).toBe(before); // the edge copy, not R2
+    expect(artifactBytes.get(sha512)).toEqual(bytes); // and memory again, for the next one
   });
 
   it("a version that did not exist is looked up again once it is published", async () => {
