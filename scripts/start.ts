@@ -14,7 +14,7 @@
  * 3. Runs workerd with that configuration itself (scripts/server/workerd.ts), so this process
  *    holds neither wrangler nor Miniflare: on PORT, a socket bound straight to the Worker (no
  *    proxy, none of Miniflare's development entry worker, which honours `MF-*` request headers
- *    and exposes every binding to whoever can reach it), no live reload, no inspector unless
+ *    that rewrite the URL, the route and `request.cf`), no live reload, no inspector unless
  *    INSPECTOR_PORT is set; Miniflare's entry socket and loopback are Unix sockets in a
  *    directory only this user can open.
  * 4. Fires wrangler.toml's cron triggers on schedule, waits until the identity document verifies
@@ -127,7 +127,8 @@ const crons = prepared.crons.map((expression) => {
   return typeof matches === "string" ? die(`wrangler.toml: ${matches}`) : { expression, matches };
 });
 
-// Mode 0700: the entry socket reaches every binding of the Worker, secrets included.
+// Mode 0700: the entry socket honours Miniflare's MF-* headers and fires the scheduled handler
+// at whatever time a request names (expiring staged versions, collecting blobs): this user's only.
 const privateDir = mkdtempSync(join(tmpdir(), "countersign-"));
 const entrySocket = join(privateDir, "entry.sock");
 let loopback: Server | undefined;

@@ -141,7 +141,7 @@ it("npm start runs workerd on its own: Miniflare's sockets private to this user,
   const entry = /^--socket-addr=entry=unix:(.+)$/.exec(workerd.args.find((a) => a.startsWith("--socket-addr=entry=")) ?? "")?.[1];
   expect(entry).toBeDefined();
   expect(workerd.args).toContain(`--socket-addr=direct:0:default=127.0.0.1:${port}`);
-  expect(statSync(dirname(entry!)).mode & 0o777).toBe(0o700); // the entry socket reaches every binding, secrets included
+  expect(statSync(dirname(entry!)).mode & 0o777).toBe(0o700); // the entry socket fires crons at any time it is told: this user's only
 
   // The cron npm start fires once a minute, fired now the same way: the Worker's scheduled handler runs.
   const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
