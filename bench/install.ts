@@ -253,7 +253,7 @@ async function main(): Promise<void> {
       platform: `${process.platform} ${process.arch}`,
       loadAverage1m: { atStart: Number(loadAtStart.toFixed(2)), atEnd: Number(loadavg()[0]!.toFixed(2)) },
     },
-    registries: { countersign: "npm start (dist/start.mjs): workerd via Miniflare, D1 and R2 persisted on disk", verdaccio: `Verdaccio ${VERDACCIO_VERSION}, htpasswd, local storage, uplinks: {}` },
+    registries: { countersign: "npm start (dist/start.mjs): workerd configured by Miniflare, D1 and R2 persisted on disk", verdaccio: `Verdaccio ${VERDACCIO_VERSION}, htpasswd, local storage, uplinks: {}` },
     publishMs: { countersign: Math.round(csPublishMs), verdaccio: Math.round(vdPublishMs), concurrency: CONCURRENCY },
     npmCi: ci,
     npmInstallNoLockfile: coldInstall,

@@ -1,7 +1,7 @@
 /**
  * @module
  * `npm run bench:log`: the transparency log under publishing load, on `npm start`'s server
- * (workerd through Miniflare, the LogSequencer Durable Object, storage on disk).
+ * (workerd configured by Miniflare, the LogSequencer Durable Object, storage on disk).
  *
  *   npm run bench:log [-- N]      (default 600 publishes per concurrency level)
  *

@@ -1,7 +1,7 @@
 /**
  * @module
  * `npm run bench:serve`: the registry server under load, side by side with Verdaccio 6.8 in one
- * run. countersign is `npm start`'s server (dist/start.mjs: workerd via Miniflare, storage on
+ * run. countersign is `npm start`'s server (dist/start.mjs: workerd configured by Miniflare, storage on
  * disk); Verdaccio has local storage, no uplinks. Both get the same N packages (default 200).
  *
  *   npm run bench:serve [-- N [SECONDS [ROUNDS]]]     (default 200 packages, 10 s, 3 rounds)
@@ -128,7 +128,7 @@ async function main(): Promise<void> {
     secondsPerMeasurement: SECONDS,
     rounds: ROUNDS,
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? "unknown", node: process.version, loadAverage1m: { atStart: Number(loadAtStart.toFixed(2)), atEnd: Number(loadavg()[0]!.toFixed(2)) } },
-    registries: { countersign: "npm start (dist/start.mjs): workerd via Miniflare, D1 and R2 persisted on disk", verdaccio: `Verdaccio ${VERDACCIO_VERSION}, local storage, uplinks: {}` },
+    registries: { countersign: "npm start (dist/start.mjs): workerd configured by Miniflare, D1 and R2 persisted on disk", verdaccio: `Verdaccio ${VERDACCIO_VERSION}, local storage, uplinks: {}` },
     throughput: { tarball: { countersign: summary("tarball", "countersign"), verdaccio: summary("tarball", "verdaccio") }, packument: { countersign: summary("packument", "countersign"), verdaccio: summary("packument", "verdaccio") } },
     runs: results,
     memory,

@@ -1,7 +1,7 @@
 /**
  * @module
  * countersign as a team would run it: `npm start`'s server (dist/start.mjs: the Worker in
- * workerd through Miniflare, storage persisted on disk) on a free port of 127.0.0.1, with its
+ * workerd, configured by Miniflare, storage persisted on disk) on a free port of 127.0.0.1, with its
  * own state directory; and publishing the benchmark tarballs to it over the native route.
  */
 

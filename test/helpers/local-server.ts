@@ -1,7 +1,7 @@
 /**
  * @module
  * countersign as a team runs it: `npm start`'s server (dist/start.mjs: the Worker in workerd
- * through Miniflare, storage persisted on disk) on a free port of 127.0.0.1 with its own state
+ * configured by Miniflare, storage persisted on disk) on a free port of 127.0.0.1 with its own state
  * directory, for end-to-end tests and benchmarks. Stopped by its PID (SIGTERM, then SIGKILL).
  */
 
