@@ -6,8 +6,9 @@
  * `latest` it hides from the others: each view it signs is in the one log monitors read.
  *
  * A serial is recorded the first time it is signed for someone: a publish records its own at
- * once (its checkpoint then covers both), and any other change (a dist-tag, a deprecation, a
- * revocation raising a whole namespace's serials) on the first read that serves it. Consumers
+ * once (its checkpoint then covers both), a dist-tag change or a deprecation before it answers,
+ * and any other change (a revocation raising a whole namespace's serials) on the first read
+ * that serves it. Consumers
  * require the record (`metadataLog`: its index, and a tlog-proof once a checkpoint covers it).
  */
 
