@@ -38,6 +38,9 @@ import { ensureDevVars } from "./server/dev-vars.js";
 import type { Prepared, PrepareRequest } from "./server/prepare.js";
 import { fireScheduled, startLoopback, startWorkerd } from "./server/workerd.js";
 
+// Who started us, read before anything slow (preparing takes seconds, and a parent gone by then
+// would otherwise be mistaken for init).
+const parent = process.ppid;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const port = portFrom("PORT", process.env.PORT ?? "8787");
 const inspectorPort = process.env.INSPECTOR_PORT ? portFrom("INSPECTOR_PORT", process.env.INSPECTOR_PORT) : undefined;
@@ -134,10 +137,10 @@ const entrySocket = join(privateDir, "entry.sock");
 let loopback: Server | undefined;
 let workerd: ChildProcess | undefined;
 
-let stopping = false;
-async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+// One stop, however many signals ask for it: the first one's exit code.
+let stopping: Promise<never> | undefined;
+function stop(code: number): Promise<never> {
+  stopping ??= (async () => {
     if (workerd && workerd.exitCode === null && workerd.signalCode === null) {
       const exited = new Promise((resolve) => workerd!.once("exit", resolve));
       workerd.kill("SIGTERM");
@@ -147,13 +150,22 @@ async function stop(code: number): Promise<never> {
     }
     loopback?.close();
     rmSync(privateDir, { recursive: true, force: true });
-  }
-  process.exit(code);
+    return process.exit(code);
+  })();
+  return stopping;
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(130));
+// Whatever ends this process otherwise (a crash), workerd goes with it: never a registry left
+// running with nobody to stop it. (Only SIGKILL escapes this.)
+process.on("exit", () => {
+  if (workerd && workerd.exitCode === null && workerd.signalCode === null) workerd.kill("SIGKILL");
+  rmSync(privateDir, { recursive: true, force: true });
+});
+// Whoever read our output may be gone (a terminal closed, a supervisor that crashed): that is no
+// reason to crash, and the parent check below stops us if it was our parent.
+for (const stream of [process.stdout, process.stderr]) stream.on("error", () => undefined);
 // If whatever started us goes away without signalling us (`kill <npm pid>` stops npm and its
 // shell, not this process), we are re-parented: stop the registry rather than leak it.
-const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) void stop(1);
 }, 1000).unref();

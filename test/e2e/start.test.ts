@@ -165,6 +165,32 @@ it("npm start runs workerd on its own: Miniflare's sockets private to this user,
   running.delete(child);
 });
 
+it("npm start whose parent goes away while it is still starting (a crashed supervisor, a closed terminal) stops, and workerd with it", async () => {
+  const port = await freePort();
+  const state = mkdtempSync(join(tmpdir(), "countersign-start-"));
+  // A parent that starts npm start with its output piped to itself, then exits a second later,
+  // while npm start is still preparing (one that exits before npm start has even read its
+  // parent cannot be told from init, which may be a service's legitimate parent).
+  const parent = spawnSync(
+    process.execPath,
+    ["-e", `const c = require("node:child_process").spawn(process.execPath, [${JSON.stringify(join(ROOT, "dist", "start.mjs"))}], { stdio: ["ignore", "pipe", "pipe"] }); console.log(c.pid); setTimeout(() => process.exit(0), 1000);`],
+    { cwd: ROOT, env: { ...process.env, PORT: String(port), COUNTERSIGN_STATE_DIR: state, INSPECTOR_PORT: "" }, encoding: "utf8" },
+  );
+  const pid = Number(parent.stdout.trim());
+  expect(pid).toBeGreaterThan(0);
+  // Running, not a zombie its new parent has not reaped (/proc/<pid>/stat: the state after the name).
+  const alive = (p: number) => {
+    try {
+      return !/\) Z /.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  await expect.poll(() => alive(pid), { timeout: 60_000, interval: 250 }).toBe(false);
+  const workerds = spawnSync("pgrep", ["-f", `127.0.0.1:${port}`], { encoding: "utf8" }).stdout.trim();
+  expect(workerds).toBe("");
+}, 90_000);
+
 async function refusal(env: Record<string, string>): Promise<{ code: unknown; stderr: string }> {
   const child = spawn(process.execPath, [join(ROOT, "dist", "start.mjs")], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
