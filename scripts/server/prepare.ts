@@ -98,14 +98,16 @@ function options(crons: boolean): MiniflareOptions {
 //    seconds, does not fire crons).
 const migrating = new Miniflare(options(false));
 let migrated: string[] = [];
+let failure: string | undefined;
 try {
   await migrating.ready;
   migrated = await applyMigrations(await migrating.getD1Database("DB"), migrations);
 } catch (err) {
-  fail(err instanceof Error ? err.message : String(err));
+  failure = err instanceof Error ? err.message : String(err);
 } finally {
   await migrating.dispose().catch(() => undefined);
 }
+if (failure !== undefined) fail(failure);
 
 // 2. The configuration npm start runs: Miniflare hands its Runtime the encoded configuration to
 //    start workerd with; keep it, and start nothing.
@@ -131,5 +133,13 @@ const prepared: Prepared = {
   crons: wranglerConfig.triggers?.crons ?? [],
   migrated,
 };
-writeSync(3, JSON.stringify(prepared));
+// Megabytes (the Worker's code is in it): a pipe may take them in parts.
+const out = Buffer.from(JSON.stringify(prepared));
+for (let written = 0; written < out.length; ) {
+  try {
+    written += writeSync(3, out, written);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+  }
+}
 process.exit(0);
