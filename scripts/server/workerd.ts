@@ -46,9 +46,24 @@ export async function startWorkerd(options: WorkerdOptions): Promise<ChildProces
   const exited = new Promise<never>((_, reject) =>
     child.once("exit", (code, signal) => reject(new Error(`workerd exited (${signal ?? `code ${code}`}) before it listened${stderr ? `: ${lastLine(stderr)}` : ""}`))),
   );
-  await Promise.race([listening(child.stdio[3] as Readable, prepared.sockets.direct), exited]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`workerd did not listen within ${LISTEN_TIMEOUT_MS / 1000} s`)), LISTEN_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([listening(child.stdio[3] as Readable, prepared.sockets.direct), exited, timeout]);
+  } catch (err) {
+    child.kill("SIGKILL"); // not left running by a start that failed
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+  exited.catch(() => undefined); // from now on, its exit is the caller's to watch
   return child;
 }
+
+/** How long workerd may take to listen (it loads the Worker and its simulators first). */
+const LISTEN_TIMEOUT_MS = 60_000;
 
 function lastLine(text: string): string {
   return text.trim().split("\n").filter(Boolean).pop() ?? "";
