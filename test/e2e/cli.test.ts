@@ -71,6 +71,13 @@ describe("the happy path: enrol → publish → fetch and verify against the pin
 
     const tarball = await runJson<{ verified: boolean; namespace: string; registry: { keyid: string } }>(["fetch", "@acme/utils@1.2.3", "--fingerprint", team.key.keyid, "--out", "utils.tgz"], { env, cwd: work });
     expect(tarball).toMatchObject({ verified: true, namespace: "@acme", registry: { keyid: team.key.keyid } });
+
+    // Somewhere that cannot be written: one line naming it, exit 3, before anything is downloaded.
+    for (const option of ["--out", "--bundle-out"]) {
+      const nowhere = await cs(["fetch", "@acme/notes@1.0.0", "--fingerprint", team.key.keyid, option, "no-such-dir/x"]);
+      expect(nowhere.code).toBe(3);
+      expect(nowhere.stderr).toBe(`countersign: ${option} no-such-dir/x: there is no directory ${join(work, "no-such-dir")} to write it in\n`);
+    }
   });
 
   it("identity prints the fingerprint, and checks it against a pin", async () => {

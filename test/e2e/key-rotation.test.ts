@@ -130,7 +130,7 @@ describe("registry key rotation", () => {
     // fetch follows it from either key, for versions either key countersigned.
     for (const fingerprint of [team.key.keyid, next.keyid]) {
       for (const version of ["1.0.0", "1.1.0"]) {
-        const fetched = await runCli(["fetch", `@acme/utils@${version}`, "--registry", team.url, "--fingerprint", fingerprint, "--out", join(work, `fetched-${version}-${fingerprint.slice(7, 12)}.tgz`)], { env: { COUNTERSIGN_LOG_STATE_DIR: state } });
+        const fetched = await runCli(["fetch", `@acme/utils@${version}`, "--registry", team.url, "--fingerprint", fingerprint, "--out", join(work, `fetched-${version}-${fingerprint.slice(7, 12).replace(/[^A-Za-z0-9]/g, "_")}.tgz`)], { env: { COUNTERSIGN_LOG_STATE_DIR: state } });
         expect(fetched.code, `${version} from ${fingerprint}: ${fetched.stderr}`).toBe(0);
       }
     }

@@ -11,10 +11,10 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { createWriteStream, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { countersignRefusal, currentKeys, describeFailure, followRotations, namespaceOf, resolvePin, rootOf, verifyBundle, type KeyChain, type Verified, type VerifyFailure } from "../../../src/core/index.js";
 import { emit, JSON_OPTION, parseSpec, REGISTRY_OPTION, required, str, wrongArguments, type Command, type Values } from "../command.js";
 import { CliError, EXIT, usageError } from "../errors.js";
@@ -84,6 +84,8 @@ async function registryKeys(registry: string, pinned: string): Promise<{ chain: 
   return { chain: alone.value, keys: [] };
 }
 
+const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+
 export const fetchArtifact: Command = {
   name: "fetch",
   summary: "download name@version with its provenance and verify it against a pinned fingerprint",
@@ -101,6 +103,12 @@ export const fetchArtifact: Command = {
     const base = `${registry}/-/countersign/v1/packages/${encodeName(name)}/${encodeURIComponent(version)}`;
     const bundle = await requestJson<unknown>(base);
     const out = str(values, "out") ?? `${name.replace(/^@[^/]+\//, "")}-${version}`;
+    const bundleOut = str(values, "bundle-out");
+    // Before anything is downloaded: a file that could not be written is a precise error, not an
+    // internal one after the download.
+    for (const [option, file] of [["--out", out], ["--bundle-out", bundleOut]] as const) {
+      if (file !== undefined && !isDirectory(dirname(resolve(file)))) throw new CliError(`${option} ${file}: there is no directory ${dirname(resolve(file))} to write it in`, EXIT.unavailable);
+    }
     const partial = `${out}.partial-${randomBytes(4).toString("hex")}`;
     try {
       const digests = await download(`${base}/artifact`, partial);
@@ -120,7 +128,6 @@ export const fetchArtifact: Command = {
       const logged = await checkBundleOnline(registry, bundle, result.value, { otherKeys: keys, history, also: listed.record });
       listed.accept();
       renameSync(partial, out);
-      const bundleOut = str(values, "bundle-out");
       if (bundleOut) writeFileSync(bundleOut, `${JSON.stringify(bundle, null, 2)}\n`);
       return report(values, result, out, {
         line: `entry ${logged.index} of the registry's transparency log (${logged.via === "tlog-proof" ? "its tlog-proof" : "proved from the log's tiles"}, ${describeCheckpoint(logged.checkpoint)}), consistent with the checkpoint stored last`,
