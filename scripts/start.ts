@@ -27,7 +27,7 @@
 
 import { spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { get, type Server } from "node:http";
+import { get } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -134,7 +134,7 @@ const crons = prepared.crons.map((expression) => {
 // at whatever time a request names (expiring staged versions, collecting blobs): this user's only.
 const privateDir = mkdtempSync(join(tmpdir(), "countersign-"));
 const entrySocket = join(privateDir, "entry.sock");
-let loopback: Server | undefined;
+const loopbackSocket = join(privateDir, "loopback.sock");
 let workerd: ChildProcess | undefined;
 
 // One stop, however many signals ask for it: the first one's exit code.
@@ -148,15 +148,13 @@ function stop(code: number): Promise<never> {
       await exited;
       clearTimeout(timer);
     }
-    loopback?.close();
-    rmSync(privateDir, { recursive: true, force: true });
-    return process.exit(code);
+    return process.exit(code); // the exit handler below removes the directory
   })();
   return stopping;
 }
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(130));
-// Whatever ends this process otherwise (a crash), workerd goes with it: never a registry left
-// running with nobody to stop it. (Only SIGKILL escapes this.)
+// However this process ends (a stop above, a crash), workerd goes with it: never a registry left
+// running with nobody to stop it (only SIGKILL escapes this); its sockets' directory too.
 process.on("exit", () => {
   if (workerd && workerd.exitCode === null && workerd.signalCode === null) workerd.kill("SIGKILL");
   rmSync(privateDir, { recursive: true, force: true });
@@ -174,8 +172,8 @@ const local = `http://127.0.0.1:${port}`;
 // The key the running registry signs with: the configured one, or the one a logged rotation led to.
 let signing = keyid;
 try {
-  loopback = await startLoopback(join(privateDir, "loopback.sock"));
-  workerd = await startWorkerd({ prepared, port, entrySocket, loopbackSocket: join(privateDir, "loopback.sock"), ...(inspectorPort ? { inspectorPort } : {}) });
+  await startLoopback(loopbackSocket);
+  workerd = await startWorkerd({ prepared, port, entrySocket, loopbackSocket, ...(inspectorPort ? { inspectorPort } : {}) });
   signing = await verifyIdentity(`${local}${WELL_KNOWN_PATH}`, keyid);
 } catch (err) {
   process.stderr.write(`npm start: ${err instanceof Error ? err.message : String(err)}\n`);

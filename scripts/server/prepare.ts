@@ -40,8 +40,6 @@ export interface Prepared {
   loopback: string;
   /** wrangler.toml's `[triggers] crons`. */
   crons: string[];
-  /** Migrations applied now (names). */
-  migrated: string[];
 }
 
 function fail(message: string): never {
@@ -97,11 +95,10 @@ function options(crons: boolean): MiniflareOptions {
 // 1. The migrations, with the Worker running (its entry socket, on a TCP port for these few
 //    seconds, does not fire crons).
 const migrating = new Miniflare(options(false));
-let migrated: string[] = [];
 let failure: string | undefined;
 try {
   await migrating.ready;
-  migrated = await applyMigrations(await migrating.getD1Database("DB"), migrations);
+  await applyMigrations(await migrating.getD1Database("DB"), migrations);
 } catch (err) {
   failure = err instanceof Error ? err.message : String(err);
 } finally {
@@ -131,7 +128,6 @@ const prepared: Prepared = {
   sockets: { entry: SOCKET_ENTRY, direct: getDirectSocketName(0, "default") },
   loopback: SERVICE_LOOPBACK,
   crons: wranglerConfig.triggers?.crons ?? [],
-  migrated,
 };
 // Megabytes (the Worker's code is in it): a pipe may take them in parts.
 const out = Buffer.from(JSON.stringify(prepared));
